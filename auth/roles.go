@@ -167,10 +167,19 @@ func (p *Principal) ActorName() string {
 	return p.Name
 }
 
+// globalPerms are instance-wide: a token scoped to one environment never
+// holds them, whatever its role.
+var globalPerms = map[Permission]bool{
+	PermManageUsers: true, PermManageTokens: true, PermManageEnvironments: true, PermManageSettings: true,
+}
+
 // Has reports whether the principal holds a permission that is not bound to
 // an environment.
 func (p *Principal) Has(perm Permission) bool {
-	return p != nil && p.Role.Allows(perm)
+	if p == nil || !p.Role.Allows(perm) {
+		return false
+	}
+	return p.EnvScope == "" || !globalPerms[perm]
 }
 
 // EnvironmentInfo is what Can needs to know of an environment.

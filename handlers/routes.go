@@ -1,0 +1,154 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/keelhq/keel/auth"
+	"github.com/keelhq/keel/static"
+)
+
+// Access says who may call a route.
+type Access int
+
+const (
+	// Public routes need no identity.
+	Public Access = iota
+	// Browser routes need a signed-in session (cookie).
+	Browser
+	// API routes need an API token (Authorization: Bearer).
+	API
+)
+
+// Route is one entry of the URL surface. The permission test walks this
+// table against every kind of caller, and the OpenAPI document is built
+// from its API entries.
+type Route struct {
+	Method string
+	Path   string
+	Access Access
+	Perm   auth.Permission // required permission; "" for Public
+	Doc    *APIDoc         // API routes only
+	h      echo.HandlerFunc
+}
+
+// routeTable is the whole URL surface of Keel.
+func (s *Server) routeTable() []Route {
+	page := func(method, path string, perm auth.Permission, h echo.HandlerFunc) Route {
+		return Route{Method: method, Path: path, Access: Browser, Perm: perm, h: h}
+	}
+	api := func(method, path string, perm auth.Permission, doc APIDoc, h echo.HandlerFunc) Route {
+		return Route{Method: method, Path: "/api/v1" + path, Access: API, Perm: perm, Doc: &doc, h: h}
+	}
+	public := func(method, path string, h echo.HandlerFunc) Route {
+		return Route{Method: method, Path: path, Access: Public, h: h}
+	}
+	const (
+		read     = auth.PermRead
+		users    = auth.PermManageUsers
+		tokens   = auth.PermManageTokens
+		envs     = auth.PermManageEnvironments
+		settings = auth.PermManageSettings
+	)
+	return []Route{
+		// Operations and assets.
+		public(http.MethodGet, "/healthz", s.Healthz),
+		public(http.MethodGet, "/readyz", s.Readyz),
+		public(http.MethodGet, "/metrics", echo.WrapHandler(s.metrics.Handler())),
+		public(http.MethodGet, "/static/*", echo.WrapHandler(http.StripPrefix("/static/", static.Handler()))),
+
+		// Sign-in.
+		public(http.MethodGet, "/login", s.LoginForm),
+		public(http.MethodPost, "/login", s.Login),
+		page(http.MethodPost, "/logout", read, s.Logout),
+
+		// Pages.
+		page(http.MethodGet, "/", read, s.Home),
+		page(http.MethodGet, "/events", read, s.Events),
+		page(http.MethodGet, "/account", read, s.Account),
+		page(http.MethodPost, "/account/password", read, s.ChangeOwnPassword),
+		page(http.MethodPost, "/account/sessions/:handle/revoke", read, s.RevokeOwnSession),
+
+		page(http.MethodGet, "/users", users, s.ListUsers),
+		page(http.MethodGet, "/users/table", users, s.UsersTable),
+		page(http.MethodPost, "/users", users, s.CreateUser),
+		page(http.MethodPost, "/users/:name/role", users, s.SetUserRole),
+		page(http.MethodPost, "/users/:name/disable", users, s.DisableUser),
+		page(http.MethodPost, "/users/:name/enable", users, s.EnableUser),
+		page(http.MethodPost, "/users/:name/password", users, s.ResetUserPassword),
+		page(http.MethodPost, "/users/:name/delete", users, s.DeleteUser),
+
+		page(http.MethodGet, "/sessions", users, s.ListSessions),
+		page(http.MethodGet, "/sessions/table", users, s.SessionsTable),
+		page(http.MethodPost, "/sessions/:handle/revoke", users, s.RevokeSession),
+
+		page(http.MethodGet, "/tokens", tokens, s.ListTokens),
+		page(http.MethodGet, "/tokens/table", tokens, s.TokensTable),
+		page(http.MethodPost, "/tokens", tokens, s.CreateToken),
+		page(http.MethodPost, "/tokens/:id/revoke", tokens, s.RevokeToken),
+
+		page(http.MethodGet, "/environments", read, s.ListEnvironments),
+		page(http.MethodGet, "/environments/table", read, s.EnvironmentsTable),
+		page(http.MethodPost, "/environments", envs, s.CreateEnvironment),
+		page(http.MethodGet, "/environments/:name/edit", envs, s.EditEnvironment),
+		page(http.MethodPost, "/environments/:name", envs, s.UpdateEnvironment),
+		page(http.MethodPost, "/environments/:name/delete", envs, s.DeleteEnvironment),
+
+		page(http.MethodGet, "/audit", read, s.AuditLog),
+		page(http.MethodGet, "/audit/rows", read, s.AuditRows),
+		page(http.MethodGet, "/audit/export", read, s.ExportAudit),
+
+		page(http.MethodGet, "/system", settings, s.System),
+		page(http.MethodPost, "/system/settings", settings, s.UpdateSettings),
+
+		// JSON API.
+		public(http.MethodGet, "/api/v1/openapi.json", s.OpenAPI),
+		api(http.MethodGet, "/me", read, docMe, s.APIMe),
+		api(http.MethodGet, "/users", users, docListUsers, s.APIListUsers),
+		api(http.MethodPost, "/users", users, docCreateUser, s.APICreateUser),
+		api(http.MethodGet, "/users/:name", users, docGetUser, s.APIGetUser),
+		api(http.MethodPatch, "/users/:name", users, docPatchUser, s.APIPatchUser),
+		api(http.MethodDelete, "/users/:name", users, docDeleteUser, s.APIDeleteUser),
+		api(http.MethodGet, "/sessions", users, docListSessions, s.APIListSessions),
+		api(http.MethodDelete, "/sessions/:handle", users, docRevokeSession, s.APIRevokeSession),
+		api(http.MethodGet, "/tokens", tokens, docListTokens, s.APIListTokens),
+		api(http.MethodPost, "/tokens", tokens, docCreateToken, s.APICreateToken),
+		api(http.MethodDelete, "/tokens/:id", tokens, docRevokeToken, s.APIRevokeToken),
+		api(http.MethodGet, "/environments", read, docListEnvironments, s.APIListEnvironments),
+		api(http.MethodPost, "/environments", envs, docCreateEnvironment, s.APICreateEnvironment),
+		api(http.MethodGet, "/environments/:name", read, docGetEnvironment, s.APIGetEnvironment),
+		api(http.MethodPatch, "/environments/:name", envs, docPatchEnvironment, s.APIPatchEnvironment),
+		api(http.MethodDelete, "/environments/:name", envs, docDeleteEnvironment, s.APIDeleteEnvironment),
+		api(http.MethodGet, "/audit", read, docAudit, s.APIAudit),
+		api(http.MethodGet, "/settings", settings, docGetSettings, s.APIGetSettings),
+		api(http.MethodPatch, "/settings", settings, docPatchSettings, s.APIPatchSettings),
+	}
+}
+
+// router builds the echo router: global middleware, then each route with
+// the middleware its access level needs.
+func (s *Server) router() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.RouteNotFound("/*", func(c echo.Context) error { return echo.ErrNotFound })
+	e.IPExtractor = echo.ExtractIPDirect() // never trust client-supplied X-Forwarded-For
+	e.Use(s.recoverer, s.requestID, s.accessLog, s.securityHeaders, s.bodyLimit(), s.identify)
+	s.routes = s.routeTable()
+	for _, r := range s.routes {
+		var mw []echo.MiddlewareFunc
+		switch r.Access {
+		case Browser:
+			// Who first, then the forgery check: a signed-out form post
+			// goes to the sign-in page rather than failing as forged.
+			mw = append(mw, s.requireSession(r.Perm), s.csrf)
+		case Public:
+			mw = append(mw, s.csrf)
+		case API:
+			mw = append(mw, s.requireToken(r.Perm))
+		}
+		e.Add(r.Method, r.Path, r.h, mw...)
+	}
+	return e
+}
