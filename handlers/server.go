@@ -124,3 +124,13 @@ func (s *Server) checkStore(ctx context.Context) bool {
 func (s *Server) StopStreams() {
 	s.stopOnce.Do(func() { close(s.stopping) })
 }
+
+// RegisteredRoutes lists "METHOD path" for every route the router holds,
+// for the test that compares the OpenAPI document with the router.
+func (s *Server) RegisteredRoutes() []string {
+	var out []string
+	for _, r := range s.echo.Routes() {
+		out = append(out, r.Method+" "+r.Path)
+	}
+	return out
+}
