@@ -75,8 +75,3 @@ func (t *Tokens) Issue(ctx context.Context, actor store.Actor, name string, role
 	}
 	return saved, full, nil
 }
-
-// DefaultThrottle is the sign-in throttling policy: 5 failures per account or
-// 20 per source address within 15 minutes lock further attempts until the
-// window ends.
-var DefaultThrottle = store.ThrottlePolicy{UserLimit: 5, IPLimit: 20, Window: 15 * time.Minute}

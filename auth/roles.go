@@ -55,7 +55,7 @@ type Permission string
 // The permissions. Environment-bound permissions are checked against the
 // environment's protection by Principal.Can.
 const (
-	// PermRead: read every page and API except secret values.
+	// PermRead: read configuration, environments and the audit log, never a secret value.
 	PermRead Permission = "read"
 	// PermWrite: change configuration, flags and the like in an unprotected environment.
 	PermWrite Permission = "write"
@@ -83,7 +83,7 @@ var Matrix = []struct {
 	MinRole Role
 	What    string
 }{
-	{PermRead, Viewer, "Read every page and API (secret values stay masked)"},
+	{PermRead, Viewer, "Read configuration, environments and the audit log (secret values stay masked)"},
 	{PermWrite, Editor, "Change unprotected environments"},
 	{PermWriteProtected, Publisher, "Change protected environments (production)"},
 	{PermApprove, Publisher, "Approve or reject change requests (not one's own)"},

@@ -69,12 +69,12 @@ func (s *Server) Login(c echo.Context) error {
 		form.Error = "Wrong username or password."
 		return s.loginPage(c, http.StatusUnauthorized, form)
 	}
-	until, err := s.st.LoginLockedUntil(ctx, auth.DefaultThrottle, username, a.IP)
+	until, err := s.st.LoginLockedUntil(ctx, store.DefaultThrottle, username, a.IP)
 	if err != nil {
 		return err
 	}
 	if !until.IsZero() {
-		if err := s.st.RecordLoginFailure(ctx, auth.DefaultThrottle, a, username, "locked"); err != nil {
+		if err := s.st.RecordLoginFailure(ctx, store.DefaultThrottle, a, username, "locked"); err != nil {
 			return err
 		}
 		form.Locked = true
@@ -98,7 +98,7 @@ func (s *Server) Login(c echo.Context) error {
 		}
 	}
 	if reason != "" {
-		if err := s.st.RecordLoginFailure(ctx, auth.DefaultThrottle, a, username, reason); err != nil {
+		if err := s.st.RecordLoginFailure(ctx, store.DefaultThrottle, a, username, reason); err != nil {
 			return err
 		}
 		form.Error = "Wrong username or password."

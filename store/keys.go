@@ -9,6 +9,7 @@ const (
 	tagIAM      = "iam"      // users, sessions, API tokens, sign-in throttling
 	tagEnvs     = "envs"     // environments
 	tagSettings = "settings" // instance settings
+	tagAudit    = "audit"    // standalone audit entries (RecordEvent)
 )
 
 // key builds a key inside a hash-tag group: <prefix>{<tag>}:<parts...>.
@@ -31,6 +32,7 @@ func (s *Store) plain(parts ...string) string {
 
 func (s *Store) userKey(name string) string          { return s.key(tagIAM, "user", name) }
 func (s *Store) usersIndexKey() string               { return s.key(tagIAM, "users") }
+func (s *Store) adminsKey() string                   { return s.key(tagIAM, "admins") } // enabled admins
 func (s *Store) userSessionsKey(name string) string  { return s.key(tagIAM, "user-sessions", name) }
 func (s *Store) sessionsIndexKey() string            { return s.key(tagIAM, "sessions") }
 func (s *Store) sessionInfoKey(handle string) string { return s.key(tagIAM, "session-info", handle) }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -21,6 +22,10 @@ type Store struct {
 	rdb    redis.UniversalClient
 	prefix string
 	now    func() time.Time
+	// auditBatch is how many entries QueryAudit reads per shard and round
+	// trip; 0 picks a size from the page size. Tests shrink it to exercise
+	// the refills.
+	auditBatch int64
 }
 
 // Option configures a Store.
@@ -73,6 +78,9 @@ func wrap(err error) error {
 	if err == nil {
 		return nil
 	}
+	if isDomain(err) {
+		return err
+	}
 	if errors.Is(err, redis.Nil) {
 		return ErrNotFound
 	}
@@ -80,6 +88,13 @@ func wrap(err error) error {
 		return &unavailableError{err: err}
 	}
 	return err
+}
+
+// isDomain reports whether err is already one of the store's own errors, whose
+// messages may quote user input ("user EOF already exists") and must not be
+// mistaken for connection failures.
+func isDomain(err error) bool {
+	return errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict) || errors.Is(err, ErrInvalid)
 }
 
 type unavailableError struct{ err error }
@@ -91,7 +106,7 @@ func (u *unavailableError) Is(target error) bool { return target == ErrUnavailab
 // IsUnavailable reports whether err means Redis could not be reached (as
 // opposed to Redis answering with an error).
 func IsUnavailable(err error) bool {
-	if err == nil {
+	if err == nil || isDomain(err) {
 		return false
 	}
 	if errors.Is(err, ErrUnavailable) {
@@ -115,3 +130,71 @@ func IsUnavailable(err error) bool {
 	}
 	return false
 }
+
+// maxTxAttempts bounds the optimistic-locking retries of one change.
+const maxTxAttempts = 20
+
+// change runs fn with keys WATCHed (fn reads, then queues its writes and
+// audit entry with tx.TxPipelined) and retries when a watched key changed
+// before EXEC. tag is the hash-tag group whose audit stream fn writes to; it
+// is registered in the audit shard set first (idempotent), because that set
+// lives in another slot and cannot join the transaction.
+func (s *Store) change(ctx context.Context, tag string, keys []string, fn func(tx *redis.Tx) error) error {
+	if err := s.rdb.SAdd(ctx, s.auditShardsKey(), tag).Err(); err != nil {
+		return wrap(err)
+	}
+	for attempt := 0; attempt < maxTxAttempts; attempt++ {
+		err := s.rdb.Watch(ctx, fn, keys...)
+		if !errors.Is(err, redis.TxFailedErr) {
+			return wrap(err)
+		}
+		if err := ctx.Err(); err != nil {
+			return wrap(err)
+		}
+	}
+	return Conflictf("too many concurrent changes; please try again")
+}
+
+// changed announces a committed change on pub/sub. The error is dropped on
+// purpose: the change is already committed and live pages are best effort
+// (they reload what they show when they reconnect). The publish outlives a
+// cancelled request context so a client that hung up still lets others see
+// the change.
+func (s *Store) changed(ctx context.Context, topic, action, target, env string, a Actor) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	_ = s.Publish(ctx, Event{Topic: topic, Action: action, Target: target, Env: env, Actor: a.Name, RequestID: a.RequestID})
+}
+
+// ms encodes a time as Unix milliseconds; the zero time is 0.
+func ms(t time.Time) string {
+	if t.IsZero() {
+		return "0"
+	}
+	return strconv.FormatInt(t.UnixMilli(), 10)
+}
+
+// fromMS decodes ms; "", "0" and garbage give the zero time.
+func fromMS(v string) time.Time {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(n).UTC()
+}
+
+func boolField(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+func intField(v string) int64 {
+	n, _ := strconv.ParseInt(v, 10, 64)
+	return n
+}
+
+// clock is s.now() at the millisecond precision the store keeps, in UTC, so
+// a value a method returns equals what a later read gives back.
+func (s *Store) clock() time.Time { return time.UnixMilli(s.now().UnixMilli()).UTC() }
