@@ -113,6 +113,9 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 		return hash, "", nil
 	}
 	return withStore(ctx, cfg, stderr, func(st *store.Store) error {
+		if _, err := st.EnsureDefaultEnvironments(ctx); err != nil {
+			return err
+		}
 		switch sub {
 		case "create":
 			r, err := auth.ParseRole(role)
@@ -188,6 +191,9 @@ func tokenCommand(ctx context.Context, args []string, getenv func(string) string
 			return usageError{"--expires-days must be 0 or more"}
 		}
 		return withStore(ctx, cfg, stderr, func(st *store.Store) error {
+			if _, err := st.EnsureDefaultEnvironments(ctx); err != nil {
+				return err
+			}
 			if env != "" {
 				if _, err := st.GetEnvironment(ctx, env); err != nil {
 					return explain(fmt.Errorf("environment %s: %w", env, err))

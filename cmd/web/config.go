@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -143,4 +144,12 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return usageError{err.Error()}
 	}
 	return nil
+}
+
+// redisLog sends go-redis's own messages (dial failures while Redis is
+// down, ...) into the JSON log instead of bare lines on stderr.
+type redisLog struct{ l *slog.Logger }
+
+func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
+	r.l.Debug("redis client", "msg", fmt.Sprintf(format, v...))
 }

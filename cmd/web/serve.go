@@ -12,6 +12,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/keelhq/keel/auth"
 	"github.com/keelhq/keel/demo"
 	"github.com/keelhq/keel/handlers"
@@ -41,6 +43,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 
+	redis.SetLogger(redisLog{logger})
 	conn, err := openRedis(ctx, cfg.RedisURL, cfg.DataDir, false, logger)
 	if err != nil {
 		return err
