@@ -12,7 +12,7 @@ import (
 
 func (s *Server) accountProps(c echo.Context, errs map[string]string, saved bool) (views.AccountProps, error) {
 	st := sessionState(c)
-	sp, err := s.sessionsProps(c, st.Principal.Name, true)
+	sp, err := s.ownSessionsProps(c)
 	if err != nil {
 		return views.AccountProps{}, err
 	}

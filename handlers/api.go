@@ -46,7 +46,7 @@ func bindJSON(c echo.Context, v any) error {
 func (s *Server) done(c echo.Context, redirect, topic string, fragment templ.Component) error {
 	if isHTMX(c) {
 		if topic != "" {
-			c.Response().Header().Set("HX-Trigger", "keel:"+topic)
+			c.Response().Header().Set("HX-Trigger", hxTrigger(topic))
 		}
 		if fragment == nil {
 			return c.NoContent(http.StatusNoContent)
@@ -76,4 +76,11 @@ func formError(err error) map[string]string {
 		return map[string]string{"form": ce.Message}
 	}
 	return nil
+}
+
+// hxTrigger names the event that refreshes this tab's live regions for a
+// topic, fired on <body> (where the regions listen) rather than on the
+// element that made the request, which the swap may have replaced.
+func hxTrigger(topic string) string {
+	return `{"keel:` + topic + `":{"target":"body"}}`
 }

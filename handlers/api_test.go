@@ -142,7 +142,7 @@ func TestAuditAPIPagesFiltersAndExports(t *testing.T) {
 		resp := api.json(http.MethodGet, "/api/v1/audit?action=user.create&limit=2&cursor="+cursor, "")
 		page := decode[struct {
 			Entries    []struct{ ID, Target string } `json:"entries"`
-			NextCursor string                      `json:"next_cursor"`
+			NextCursor string                        `json:"next_cursor"`
 		}](t, resp)
 		for _, en := range page.Entries {
 			if seen[en.ID] {

@@ -68,6 +68,7 @@ func (s *Server) shell(c echo.Context, title string) views.ShellProps {
 	}
 	p.User, p.Role, p.CSRF = st.Principal.Name, st.Principal.Role.String(), st.CSRF
 	p.Nav = navFor(st.Principal, c.Path())
+	p.LiveTopics = liveTopics[c.Path()]
 	if !p.StoreDown {
 		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 		envs, err := s.st.ListEnvironments(ctx)
@@ -133,4 +134,18 @@ func navFor(p *auth.Principal, route string) []views.NavItem {
 			TestID: "nav-" + strings.ToLower(it.label), Active: active})
 	}
 	return out
+}
+
+// liveTopics are, per page, the topics whose changes by someone else raise
+// a toast there.
+var liveTopics = map[string][]string{
+	"/":                        {"users", "sessions", "tokens", "environments", "settings"},
+	"/users":                   {"users", "sessions"},
+	"/sessions":                {"sessions", "users"},
+	"/tokens":                  {"tokens"},
+	"/environments":            {"environments"},
+	"/environments/:name/edit": {"environments"},
+	"/audit":                   {"users", "sessions", "tokens", "environments", "settings"},
+	"/account":                 {"sessions"},
+	"/system":                  {"settings"},
 }

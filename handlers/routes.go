@@ -68,6 +68,7 @@ func (s *Server) routeTable() []Route {
 		page(http.MethodGet, "/events", read, s.Events),
 		page(http.MethodGet, "/account", read, s.Account),
 		page(http.MethodPost, "/account/password", read, s.ChangeOwnPassword),
+		page(http.MethodGet, "/account/sessions", read, s.OwnSessionsTable),
 		page(http.MethodPost, "/account/sessions/:handle/revoke", read, s.RevokeOwnSession),
 
 		page(http.MethodGet, "/users", users, s.ListUsers),

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/labstack/echo/v4"
 
@@ -52,7 +53,11 @@ func (s *Server) RevokeSession(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.done(c, "/sessions", "sessions", views.SessionsTable(p))
+	redirect := "/sessions"
+	if u := c.FormValue("user"); u != "" {
+		redirect += "?user=" + url.QueryEscape(u)
+	}
+	return s.done(c, redirect, "sessions", views.SessionsTable(p))
 }
 
 // RevokeOwnSession lets anyone end one of their own other sessions.
@@ -69,11 +74,27 @@ func (s *Server) RevokeOwnSession(c echo.Context) error {
 	if err := s.st.RevokeSession(ctx, actor(c), se.Handle); err != nil {
 		return err
 	}
-	p, err := s.sessionsProps(c, me.Name, true)
+	p, err := s.ownSessionsProps(c)
 	if err != nil {
 		return err
 	}
 	return s.done(c, "/account", "sessions", views.SessionsTable(p))
+}
+
+func (s *Server) ownSessionsProps(c echo.Context) (views.SessionsProps, error) {
+	p, err := s.sessionsProps(c, principal(c).Name, true)
+	p.Own = true
+	return p, err
+}
+
+// OwnSessionsTable is the account page's table of the caller's own
+// sessions, refreshed live.
+func (s *Server) OwnSessionsTable(c echo.Context) error {
+	p, err := s.ownSessionsProps(c)
+	if err != nil {
+		return err
+	}
+	return s.renderComponent(c, http.StatusOK, views.SessionsTable(p))
 }
 
 type sessionJSON struct {

@@ -101,7 +101,7 @@ func (s *Server) UpdateSettings(c echo.Context) error {
 		return err
 	}
 	if status == http.StatusOK && isHTMX(c) {
-		c.Response().Header().Set("HX-Trigger", "keel:settings")
+		c.Response().Header().Set("HX-Trigger", hxTrigger("settings"))
 	}
 	return s.render(c, status, "System", views.SystemContent(p), nil)
 }

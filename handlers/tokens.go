@@ -113,7 +113,7 @@ func (s *Server) CreateToken(c echo.Context) error {
 	}
 	// The secret is rendered into this response only; never redirect with it.
 	if isHTMX(c) {
-		c.Response().Header().Set("HX-Trigger", "keel:tokens")
+		c.Response().Header().Set("HX-Trigger", hxTrigger("tokens"))
 		return s.renderComponent(c, http.StatusOK, views.TokenCreateForm(p))
 	}
 	return s.page(c, http.StatusOK, "API tokens", views.TokensContent(p))

@@ -1,0 +1,433 @@
+// app.js — Keel's page behaviour: CSRF header for htmx, live updates over
+// one EventSource per tab, toasts, theme toggle, mobile navigation and a few
+// small conveniences. Plain ES2020, no build step, no inline handlers (the
+// CSP forbids them); loaded with defer.
+(() => {
+  "use strict";
+
+  const root = document.documentElement;
+  const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content ?? "";
+
+  // ---------- toasts ----------
+  const TOAST_MS = 6000;
+  const MAX_TOASTS = 5;
+  const toastArea = () => document.getElementById("toasts");
+
+  const ICONS = {
+    error: ["M10.29 3.86 1.82 18a2 2 0 0 0 1.71 3h16.94a2 2 0 0 0 1.71-3L13.71 3.86a2 2 0 0 0-3.42 0z", "M12 9v4", "M12 17h.01"],
+    success: ["M22 11.08V12a10 10 0 1 1-5.93-9.14", "M22 4 12 14.01l-3-3"],
+    info: ["M12 22a10 10 0 1 0 0-20 10 10 0 0 0 0 20z", "M12 16v-4", "M12 8h.01"],
+    close: ["M18 6 6 18", "M6 6l12 12"],
+  };
+
+  function svgIcon(name) {
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("class", "icon");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    for (const d of ICONS[name] || ICONS.info) {
+      const p = document.createElementNS(ns, "path");
+      p.setAttribute("d", d);
+      svg.appendChild(p);
+    }
+    return svg;
+  }
+
+  // showToast builds the same markup as views.Toast.
+  function showToast(kind, message) {
+    const area = toastArea();
+    if (!area) return null;
+    kind = kind === "error" || kind === "success" ? kind : "info";
+    const t = document.createElement("div");
+    t.className = `toast toast-${kind}`;
+    t.dataset.testid = "toast";
+    t.dataset.kind = kind;
+    t.setAttribute("role", kind === "error" ? "alert" : "status");
+    const ic = document.createElement("span");
+    ic.className = "toast-icon";
+    ic.appendChild(svgIcon(kind));
+    const body = document.createElement("div");
+    body.className = "toast-body";
+    const msg = document.createElement("p");
+    msg.className = "toast-msg";
+    msg.textContent = message;
+    body.appendChild(msg);
+    const close = document.createElement("button");
+    close.type = "button";
+    close.className = "toast-close";
+    close.setAttribute("data-toast-close", "");
+    close.setAttribute("aria-label", "Dismiss notification");
+    close.appendChild(svgIcon("close"));
+    t.append(ic, body, close);
+    area.appendChild(t); // the observer below arms it
+    return t;
+  }
+
+  function dismiss(t) {
+    if (!t || t.dataset.leaving) return;
+    t.dataset.leaving = "1";
+    clearTimeout(t._keelTimer);
+    t.classList.add("leaving");
+    setTimeout(() => t.remove(), 200);
+  }
+
+  function startTimer(t) {
+    clearTimeout(t._keelTimer);
+    t._keelTimer = setTimeout(() => dismiss(t), TOAST_MS);
+  }
+
+  // armToast gives a toast (built here, rendered with the page, or swapped
+  // in by htmx) its auto-dismiss; errors stay until closed. Hovering or
+  // focusing a toast pauses its timer.
+  function armToast(t) {
+    if (t._keelArmed) return;
+    t._keelArmed = true;
+    if (t.dataset.kind !== "error") {
+      startTimer(t);
+      t.addEventListener("mouseenter", () => clearTimeout(t._keelTimer));
+      t.addEventListener("mouseleave", () => startTimer(t));
+      t.addEventListener("focusin", () => clearTimeout(t._keelTimer));
+      t.addEventListener("focusout", () => startTimer(t));
+    }
+    const area = toastArea();
+    if (area) {
+      const all = area.querySelectorAll(".toast:not([data-leaving])");
+      for (let i = 0; i < all.length - MAX_TOASTS; i++) dismiss(all[i]);
+    }
+  }
+
+  // ---------- environment colours on swapped-in content ----------
+  const HEX = /^#[0-9a-fA-F]{6}$/;
+  function applyEnvColor(el) {
+    const c = el.getAttribute("data-env-color");
+    if (c && HEX.test(c)) el.style.setProperty("--env", c); // CSSOM: allowed by the CSP
+  }
+
+  // enhance runs over the page once and over every added subtree.
+  function enhance(node) {
+    if (node.nodeType !== 1) return;
+    if (node.matches(".toast")) armToast(node);
+    if (node.matches("[data-env-color]")) applyEnvColor(node);
+    node.querySelectorAll(".toast").forEach(armToast);
+    node.querySelectorAll("[data-env-color]").forEach(applyEnvColor);
+  }
+
+  new MutationObserver((records) => {
+    for (const r of records) r.addedNodes.forEach(enhance);
+  }).observe(document.body, { childList: true, subtree: true });
+  enhance(document.body);
+
+  // ---------- clicks ----------
+  document.addEventListener("click", (e) => {
+    const el = e.target instanceof Element ? e.target : null;
+    if (!el) return;
+
+    const close = el.closest("[data-toast-close]");
+    if (close) {
+      dismiss(close.closest(".toast"));
+      return;
+    }
+
+    const copy = el.closest("[data-copy]");
+    if (copy) {
+      copyText(copy);
+      return;
+    }
+
+    if (el.closest(".theme-toggle")) {
+      cycleTheme();
+      return;
+    }
+
+    if (el.closest(".nav-toggle")) {
+      setNav(!root.classList.contains("nav-open"));
+      return;
+    }
+    if (el.closest("[data-nav-close]")) {
+      setNav(false);
+      return;
+    }
+
+    // Close open menus when clicking elsewhere.
+    document.querySelectorAll("details.menu[open]").forEach((d) => {
+      if (!d.contains(el)) d.open = false;
+    });
+  });
+
+  document.addEventListener("keydown", (e) => {
+    if (e.key !== "Escape") return;
+    const menu = document.querySelector("details.menu[open]");
+    if (menu) {
+      menu.open = false;
+      menu.querySelector("summary")?.focus();
+      return;
+    }
+    const pop = document.querySelector("details.pop[open]");
+    if (pop) {
+      pop.open = false;
+      pop.querySelector("summary")?.focus();
+      return;
+    }
+    if (root.classList.contains("nav-open")) setNav(false);
+  });
+
+  // ---------- copy to clipboard ----------
+  async function copyText(btn) {
+    const src = document.querySelector(btn.getAttribute("data-copy"));
+    if (!src) return;
+    const label = btn.querySelector("[data-copy-label]") || btn;
+    const before = label.textContent;
+    try {
+      await navigator.clipboard.writeText(src.textContent.trim());
+      label.textContent = "Copied";
+    } catch {
+      const range = document.createRange();
+      range.selectNodeContents(src);
+      const sel = window.getSelection();
+      sel.removeAllRanges();
+      sel.addRange(range);
+      label.textContent = "Press Ctrl+C";
+    }
+    setTimeout(() => {
+      label.textContent = before;
+    }, 2000);
+  }
+
+  // ---------- theme ----------
+  const THEMES = ["system", "light", "dark"];
+  const currentTheme = () => root.getAttribute("data-theme") || "system";
+
+  function labelThemeToggles() {
+    const t = currentTheme();
+    document.querySelectorAll(".theme-toggle").forEach((b) => {
+      b.setAttribute("aria-label", `Colour theme: ${t}`);
+      b.title = `Theme: ${t} (click to change)`;
+    });
+  }
+
+  function cycleTheme() {
+    const next = THEMES[(THEMES.indexOf(currentTheme()) + 1) % THEMES.length];
+    if (next === "system") root.removeAttribute("data-theme");
+    else root.setAttribute("data-theme", next);
+    try {
+      localStorage.setItem("keel-theme", next);
+    } catch {
+      // storage blocked: the choice lasts for this page only
+    }
+    labelThemeToggles();
+  }
+  labelThemeToggles();
+
+  // ---------- mobile navigation ----------
+  function setNav(open) {
+    root.classList.toggle("nav-open", open);
+    const toggle = document.querySelector(".nav-toggle");
+    if (toggle) {
+      toggle.setAttribute("aria-expanded", String(open));
+      toggle.setAttribute("aria-label", open ? "Close navigation" : "Open navigation");
+    }
+    if (open) document.querySelector("#sidebar .nav-link")?.focus();
+    else if (toggle && document.getElementById("sidebar")?.contains(document.activeElement)) toggle.focus();
+  }
+
+  // ---------- forms ----------
+  // The environment switcher submits when its value changes.
+  document.addEventListener("change", (e) => {
+    const el = e.target;
+    if (el instanceof HTMLSelectElement && el.hasAttribute("data-autosubmit") && el.form) {
+      el.form.requestSubmit();
+    }
+  });
+
+  // ---------- htmx ----------
+  document.addEventListener("htmx:config:request", (e) => {
+    const token = meta("csrf-token");
+    const headers = e.detail?.ctx?.request?.headers;
+    if (token && headers) headers["X-CSRF-Token"] = token;
+  });
+
+  document.addEventListener("htmx:error", (e) => {
+    const err = e.detail?.error;
+    const timedOut = e.detail?.ctx?.request?.signal?.reason === "timeout";
+    if (timedOut || err instanceof TypeError || err?.name === "TypeError") {
+      showToast("error", "Network error — is Keel running?");
+    }
+  });
+
+  // A table that refreshes itself on live events waits while someone is
+  // typing in it or has one of its pop-overs open, then catches up.
+  const isBusy = (el) => {
+    const a = document.activeElement;
+    const typing = a && el.contains(a) && a.matches("input, select, textarea");
+    return typing || el.querySelector("details.pop[open]") !== null;
+  };
+
+  document.addEventListener("htmx:before:request", (e) => {
+    const ctx = e.detail?.ctx;
+    const src = ctx?.sourceElement;
+    if (!src || !src.hasAttribute("data-live-refresh") || ctx.request?.method !== "GET") return;
+    if (isBusy(src)) {
+      e.preventDefault();
+      src.setAttribute("data-live-stale", "");
+    }
+  });
+
+  function catchUp() {
+    document.querySelectorAll("[data-live-stale]").forEach((el) => {
+      if (isBusy(el)) return;
+      el.removeAttribute("data-live-stale");
+      el.dispatchEvent(new CustomEvent("keel:refresh"));
+    });
+  }
+  document.addEventListener("focusout", () => setTimeout(catchUp, 0));
+  document.addEventListener("toggle", () => setTimeout(catchUp, 0), true);
+
+  // ---------- live updates ----------
+  const user = meta("keel-user");
+  const live = document.querySelector('[data-testid="live-status"]');
+
+  const STATE_TEXT = {
+    connecting: "Connecting…",
+    live: "Live",
+    reconnecting: "Reconnecting…",
+  };
+
+  function setLive(state) {
+    if (!live) return;
+    live.dataset.state = state;
+    const text = STATE_TEXT[state] || state;
+    const label = live.querySelector(".live-label");
+    if (label) label.textContent = text;
+    live.title = `Live updates: ${text.replace("…", "").toLowerCase()}`;
+  }
+
+  // Known actions, told the human way: "alice created user bob".
+  const PHRASES = {
+    "user.create": (t) => `created user ${t}`,
+    "user.delete": (t) => `deleted user ${t}`,
+    "user.disable": (t) => `disabled ${t}`,
+    "user.enable": (t) => `enabled ${t}`,
+    "user.set_role": (t) => `changed the role of ${t}`,
+    "user.reset_password": (t) => `reset the password of ${t}`,
+    "user.change_password": () => "changed their password",
+    "session.revoke": (t) => `revoked a session${t ? ` of ${t}` : ""}`,
+    "auth.login": () => "signed in",
+    "auth.logout": () => "signed out",
+    "token.create": (t) => `created API token ${t}`,
+    "token.revoke": (t) => `revoked API token ${t}`,
+    "environment.create": (t) => `created environment ${t}`,
+    "environment.update": (t) => `changed environment ${t}`,
+    "environment.delete": (t) => `deleted environment ${t}`,
+    "settings.update": () => "changed the instance settings",
+  };
+
+  function describe(d) {
+    const who = d.actor || "Someone";
+    const target = d.target || "";
+    const phrase = PHRASES[d.action];
+    let text = phrase ? `${who} ${phrase(target)}` : `${who}: ${[d.action, target].filter(Boolean).join(" ")}`;
+    if (d.env && !text.includes(d.env)) text += ` in ${d.env}`;
+    return text;
+  }
+
+  function pageTopics() {
+    const main = document.querySelector("main[data-live-topics]");
+    return new Set((main?.getAttribute("data-live-topics") || "").split(/\s+/).filter(Boolean));
+  }
+
+  function onMessage(msg) {
+    let d;
+    try {
+      d = JSON.parse(msg.data);
+    } catch {
+      return;
+    }
+    if (!d || typeof d.topic !== "string" || !/^[a-z0-9_.-]+$/i.test(d.topic)) return;
+    document.body.dispatchEvent(new CustomEvent(`keel:${d.topic}`, { detail: d, bubbles: true }));
+    if (d.actor !== user && pageTopics().has(d.topic)) showToast("info", describe(d));
+  }
+
+  // After a gap, tables that refresh themselves catch up on what they missed.
+  function resync() {
+    document.querySelectorAll("[data-live-refresh]").forEach((el) => el.dispatchEvent(new CustomEvent("keel:refresh")));
+  }
+
+  // Is the session still valid? A redirect (to the sign-in page) or a 401
+  // means it ended: go and sign in again.
+  async function probeSession() {
+    const ac = new AbortController();
+    try {
+      const r = await fetch("/events", { redirect: "manual", signal: ac.signal, credentials: "same-origin", cache: "no-store" });
+      ac.abort();
+      if (r.type === "opaqueredirect" || r.status === 401) {
+        location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+        return false;
+      }
+    } catch {
+      // the server is unreachable: keep retrying
+    }
+    return true;
+  }
+
+  let source = null;
+  let retryMs = 2000;
+  let hadGap = false;
+
+  function connect() {
+    source = new EventSource("/events");
+    source.onopen = () => {
+      setLive("live");
+      retryMs = 2000;
+      if (hadGap) resync();
+      hadGap = false;
+    };
+    source.onmessage = onMessage;
+    source.onerror = () => {
+      hadGap = true;
+      setLive("reconnecting");
+      if (source.readyState === EventSource.CLOSED) {
+        // The browser gave up (an error status or a non-stream answer):
+        // check the session, then try again with a growing delay.
+        source = null;
+        setTimeout(async () => {
+          if (await probeSession()) connect();
+        }, retryMs);
+        retryMs = Math.min(retryMs * 2, 30000);
+      }
+    };
+  }
+
+  if (user && live && "EventSource" in window) {
+    connect();
+    window.addEventListener("pagehide", () => {
+      source?.close();
+      source = null;
+    });
+    window.addEventListener("pageshow", (e) => {
+      if (e.persisted && !source) connect();
+    });
+  }
+
+  // ---------- store outage ----------
+  // While the "store unavailable" banner shows, check readiness every few
+  // seconds and reload the page once the store is back.
+  if (document.querySelector('[data-testid="store-banner"]')) {
+    const check = async () => {
+      try {
+        const r = await fetch("/readyz", { cache: "no-store" });
+        if (r.ok) {
+          location.reload();
+          return;
+        }
+      } catch {
+        // still down
+      }
+      setTimeout(check, 5000);
+    };
+    setTimeout(check, 5000);
+  }
+
+  window.keel = { toast: showToast };
+})();
