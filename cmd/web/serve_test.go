@@ -337,3 +337,30 @@ func TestUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestOperationsEndpoints: /healthz, /readyz and /metrics with the HTTP,
+// Redis and live-stream series.
+func TestOperationsEndpoints(t *testing.T) {
+	k := startKeel(t)
+	browser := signIn(t, k.base, "admin", "first admin password")
+	if code, _ := getPage(t, browser, k.base+"/audit"); code != http.StatusOK {
+		t.Fatalf("audit: %d", code)
+	}
+	if code, body := getPage(t, browser, k.base+"/healthz"); code != http.StatusOK || !strings.HasPrefix(body, "ok") {
+		t.Fatalf("healthz: %d %q", code, body)
+	}
+	code, body := getPage(t, browser, k.base+"/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("metrics: %d", code)
+	}
+	for _, want := range []string{
+		`keel_http_request_duration_seconds_count{method="GET",route="/audit",status="200"}`,
+		`keel_redis_command_duration_seconds_count{command="`,
+		`keel_sse_clients 0`,
+		`keel_store_up 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
