@@ -167,7 +167,7 @@ func (m *Sessions) Load(w http.ResponseWriter, r *http.Request) (*SessionState, 
 	if handle == "" || name == "" || csrf == "" || HandleOf(sess.ID) != handle {
 		return nil, ErrUnauthenticated
 	}
-	rec, err := m.st.GetSession(r.Context(), handle)
+	rec, u, err := m.st.SessionWithUser(r.Context(), handle, name)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, ErrUnauthenticated
@@ -175,16 +175,6 @@ func (m *Sessions) Load(w http.ResponseWriter, r *http.Request) (*SessionState, 
 		return nil, err
 	}
 	now := m.now()
-	if rec.User != name || !now.Before(rec.ExpiresAt) {
-		return nil, ErrUnauthenticated
-	}
-	u, err := m.st.GetUser(r.Context(), name)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, ErrUnauthenticated
-		}
-		return nil, err
-	}
 	role, err := ParseRole(u.Role)
 	if err != nil || u.Disabled {
 		return nil, ErrUnauthenticated

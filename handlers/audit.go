@@ -85,7 +85,7 @@ func auditRow(e store.AuditEntry) views.AuditRow {
 func (s *Server) auditProps(c echo.Context) (views.AuditProps, error) {
 	q, f, verr := parseAuditQuery(c)
 	p := views.AuditProps{Filter: f}
-	envs, err := s.st.ListEnvironments(c.Request().Context())
+	envs, err := s.environments(c)
 	if err != nil {
 		return p, err
 	}

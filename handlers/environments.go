@@ -13,7 +13,7 @@ import (
 )
 
 func (s *Server) environmentsProps(c echo.Context, form views.EnvForm) (views.EnvironmentsProps, error) {
-	envs, err := s.st.ListEnvironments(c.Request().Context())
+	envs, err := s.environments(c)
 	if err != nil {
 		return views.EnvironmentsProps{}, err
 	}
@@ -172,7 +172,7 @@ func toEnvJSON(e store.Environment) envJSON {
 
 // APIListEnvironments lists environments in order.
 func (s *Server) APIListEnvironments(c echo.Context) error {
-	envs, err := s.st.ListEnvironments(c.Request().Context())
+	envs, err := s.environments(c)
 	if err != nil {
 		return err
 	}

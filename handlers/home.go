@@ -14,7 +14,7 @@ import (
 func (s *Server) Home(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := views.HomeProps{}
-	envs, err := s.st.ListEnvironments(ctx)
+	envs, err := s.environments(c)
 	if err != nil {
 		return err
 	}

@@ -2,10 +2,8 @@ package handlers
 
 import (
 	"bytes"
-	"context"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -59,6 +57,22 @@ func (s *Server) renderComponent(c echo.Context, status int, comp templ.Componen
 
 const envCookie = "keel_env"
 
+const ctxEnvs = "keel.envs"
+
+// environments lists the environments once per request: the shell and the
+// page share the answer. Handlers call it only after their own changes.
+func (s *Server) environments(c echo.Context) ([]store.Environment, error) {
+	if envs, ok := c.Get(ctxEnvs).([]store.Environment); ok {
+		return envs, nil
+	}
+	envs, err := s.st.ListEnvironments(c.Request().Context())
+	if err != nil {
+		return nil, err
+	}
+	c.Set(ctxEnvs, envs)
+	return envs, nil
+}
+
 // shell builds the application frame for the current caller.
 func (s *Server) shell(c echo.Context, title string) views.ShellProps {
 	p := views.ShellProps{Title: title, Version: s.cfg.Version, StoreDown: !s.storeUp.Load()}
@@ -70,9 +84,7 @@ func (s *Server) shell(c echo.Context, title string) views.ShellProps {
 	p.Nav = navFor(st.Principal, c.Path())
 	p.LiveTopics = liveTopics[c.Path()]
 	if !p.StoreDown {
-		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
-		envs, err := s.st.ListEnvironments(ctx)
-		cancel()
+		envs, err := s.environments(c)
 		if err == nil {
 			for _, e := range envs {
 				p.Envs = append(p.Envs, views.EnvChip{Name: e.Name, Color: e.Color, Protected: e.Protected})

@@ -52,7 +52,7 @@ func (s *Server) tokensProps(c echo.Context, form views.TokenForm, created strin
 	if err != nil {
 		return views.TokensProps{}, err
 	}
-	envs, err := s.st.ListEnvironments(ctx)
+	envs, err := s.environments(c)
 	if err != nil {
 		return views.TokensProps{}, err
 	}

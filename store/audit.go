@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -124,7 +125,12 @@ func (s *Store) QueryAudit(ctx context.Context, q AuditQuery) ([]AuditEntry, str
 	}
 	batch := s.auditBatch
 	if batch <= 0 {
-		batch = int64(max(limit+1, 100))
+		// Unfiltered pages need limit+1 entries at most from any one
+		// stream; filters skip entries, so read more per round trip.
+		batch = int64(limit + 1)
+		if q.Actor != "" || q.ActionPrefix != "" || q.Target != "" || q.Env != "" {
+			batch = int64(max(limit+1, 200))
+		}
 	}
 	it, err := s.newAuditIter(ctx, q, after, batch)
 	if err != nil {
@@ -311,18 +317,21 @@ type shardReader struct {
 	done         bool // nothing left in Redis (buf may still hold entries)
 }
 
-func (r *shardReader) fill(ctx context.Context, rdb redis.UniversalClient, batch int64) error {
+// needsFill reports whether the reader's buffer is empty while its stream
+// may still hold entries in range.
+func (r *shardReader) needsFill() bool {
 	if r.done || len(r.buf) > 0 {
-		return nil
+		return false
 	}
 	if r.upper.less(r.lower) {
 		r.done = true
-		return nil
+		return false
 	}
-	msgs, err := rdb.XRevRangeN(ctx, r.key, r.upper.String(), r.lower.String(), batch).Result()
-	if err != nil {
-		return wrap(err)
-	}
+	return true
+}
+
+// take installs one XREVRANGE answer into the buffer.
+func (r *shardReader) take(msgs []redis.XMessage, batch int64) error {
 	r.buf = msgs
 	r.ids = make([]streamID, len(msgs))
 	for i, m := range msgs {
@@ -389,14 +398,46 @@ func (s *Store) newAuditIter(ctx context.Context, q AuditQuery, after *auditPos,
 	return it, nil
 }
 
+// fill refills every reader whose buffer ran dry, in one pipelined round
+// trip for all of them.
+func (it *auditIter) fill(ctx context.Context) error {
+	var empty []*shardReader
+	for _, r := range it.readers {
+		if r.needsFill() {
+			empty = append(empty, r)
+		}
+	}
+	if len(empty) == 0 {
+		return nil
+	}
+	pipe := it.rdb.Pipeline()
+	cmds := make([]*redis.XMessageSliceCmd, len(empty))
+	for i, r := range empty {
+		cmds[i] = pipe.XRevRangeN(ctx, r.key, r.upper.String(), r.lower.String(), it.batch)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return wrap(err)
+	}
+	for i, r := range empty {
+		msgs, err := cmds[i].Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return wrap(err)
+		}
+		if err := r.take(msgs, it.batch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // next returns the next entry in merged order; ok is false at the end.
 func (it *auditIter) next(ctx context.Context) (AuditEntry, auditPos, bool, error) {
+	if err := it.fill(ctx); err != nil {
+		return AuditEntry{}, auditPos{}, false, err
+	}
 	var best *shardReader
 	var bestPos auditPos
 	for _, r := range it.readers {
-		if err := r.fill(ctx, it.rdb, it.batch); err != nil {
-			return AuditEntry{}, auditPos{}, false, err
-		}
 		if len(r.buf) == 0 {
 			continue
 		}

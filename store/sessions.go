@@ -160,6 +160,27 @@ func (s *Store) GetSession(ctx context.Context, handle string) (Session, error) 
 	return sess, nil
 }
 
+// SessionWithUser reads a live session and its user in one round trip, for
+// the check every signed-in request makes. ErrNotFound when either is gone
+// or the session belongs to someone else.
+func (s *Store) SessionWithUser(ctx context.Context, handle, user string) (Session, User, error) {
+	pipe := s.rdb.Pipeline()
+	sessCmd := pipe.HGetAll(ctx, s.sessionInfoKey(handle))
+	userCmd := pipe.HGetAll(ctx, s.userKey(user))
+	if _, err := pipe.Exec(ctx); err != nil {
+		return Session{}, User{}, wrap(err)
+	}
+	sh, uh := sessCmd.Val(), userCmd.Val()
+	if len(sh) == 0 || len(uh) == 0 {
+		return Session{}, User{}, ErrNotFound
+	}
+	sess := sessionFromHash(handle, sh)
+	if sess.User != user || !s.now().Before(sess.ExpiresAt) {
+		return Session{}, User{}, ErrNotFound
+	}
+	return sess, userFromHash(uh), nil
+}
+
 // TouchSession records activity at at: the registry entry and the session
 // data live idle longer (never past the absolute end). ErrNotFound when the
 // session is gone.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -149,6 +150,30 @@ func TestCreateSessionRules(t *testing.T) {
 		wantErr(t, s.CreateSession(bg, testAdmin, Session{ID: "j", Handle: "dup", User: "alice", ExpiresAt: future}, time.Minute), ErrConflict)
 		if n := len(auditEntries(t, s, AuditQuery{ActionPrefix: "auth."})); n != 1 {
 			t.Fatalf("%d auth entries, want only the successful login", n)
+		}
+	})
+}
+
+func TestSessionWithUser(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *Store) {
+		mustCreateUser(t, s, "sam", "viewer")
+		mustCreateUser(t, s, "tom", "viewer")
+		newSession(t, s, "sam", "h-sam")
+		got, u, err := s.SessionWithUser(bg, "h-sam", "sam")
+		if err != nil || got.Handle != "h-sam" || u.Name != "sam" {
+			t.Fatalf("got %+v %+v %v", got, u, err)
+		}
+		if _, _, err := s.SessionWithUser(bg, "h-sam", "tom"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("someone else's session: %v", err)
+		}
+		if _, _, err := s.SessionWithUser(bg, "h-none", "sam"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("unknown session: %v", err)
+		}
+		if err := s.RevokeSession(bg, testAdmin, "h-sam"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.SessionWithUser(bg, "h-sam", "sam"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("revoked session: %v", err)
 		}
 	})
 }
