@@ -201,14 +201,7 @@ func (s *Server) APIGetEnvironment(c echo.Context) error {
 
 // APICreateEnvironment creates an environment.
 func (s *Server) APICreateEnvironment(c echo.Context) error {
-	var in struct {
-		Name            string `json:"name"`
-		Protected       bool   `json:"protected"`
-		RequireApproval bool   `json:"require_approval"`
-		Parent          string `json:"parent"`
-		Color           string `json:"color"`
-		Order           int    `json:"order"`
-	}
+	var in envCreateBody
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
@@ -223,14 +216,7 @@ func (s *Server) APICreateEnvironment(c echo.Context) error {
 // APIPatchEnvironment changes an environment; "version" (optional) guards
 // against overwriting someone else's change.
 func (s *Server) APIPatchEnvironment(c echo.Context) error {
-	var in struct {
-		Protected       *bool   `json:"protected"`
-		RequireApproval *bool   `json:"require_approval"`
-		Parent          *string `json:"parent"`
-		Color           *string `json:"color"`
-		Order           *int    `json:"order"`
-		Version         int64   `json:"version"`
-	}
+	var in envPatchBody
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}

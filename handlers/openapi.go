@@ -22,6 +22,8 @@ type APIDoc struct {
 	Query    []string // query parameter names
 }
 
+// The API request bodies: the handlers decode these, and the OpenAPI
+// document describes them, so the two cannot disagree.
 type userCreateBody struct {
 	Username string `json:"username"`
 	Password string `json:"password"`

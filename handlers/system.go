@@ -123,11 +123,7 @@ func (s *Server) APIGetSettings(c echo.Context) error {
 
 // APIPatchSettings changes the instance settings.
 func (s *Server) APIPatchSettings(c echo.Context) error {
-	var in struct {
-		AuditMaxEntries *int64 `json:"audit_max_entries"`
-		AuditMaxAgeDays *int   `json:"audit_max_age_days"`
-		Version         int64  `json:"version"`
-	}
+	var in settingsPatchBody
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}

@@ -163,12 +163,7 @@ func (s *Server) APIListTokens(c echo.Context) error {
 
 // APICreateToken creates a token; the answer carries the token once.
 func (s *Server) APICreateToken(c echo.Context) error {
-	var in struct {
-		Name          string `json:"name"`
-		Role          string `json:"role"`
-		Env           string `json:"env"`
-		ExpiresInDays int    `json:"expires_in_days"`
-	}
+	var in tokenCreateBody
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}

@@ -207,11 +207,7 @@ func (s *Server) APIListUsers(c echo.Context) error {
 
 // APICreateUser creates a user.
 func (s *Server) APICreateUser(c echo.Context) error {
-	var in struct {
-		Username string `json:"username"`
-		Password string `json:"password"`
-		Role     string `json:"role"`
-	}
+	var in userCreateBody
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
@@ -233,11 +229,7 @@ func (s *Server) APIGetUser(c echo.Context) error {
 
 // APIPatchUser changes a user's role, disabled state or password.
 func (s *Server) APIPatchUser(c echo.Context) error {
-	var in struct {
-		Role     *string `json:"role"`
-		Disabled *bool   `json:"disabled"`
-		Password *string `json:"password"`
-	}
+	var in userPatchBody
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
