@@ -152,3 +152,22 @@ func FuzzParseHash(f *testing.F) {
 		}
 	})
 }
+
+func TestReceivesSecrets(t *testing.T) {
+	cases := []struct {
+		p    *Principal
+		want bool
+	}{
+		{nil, false},
+		{&Principal{Kind: KindUser, Role: Publisher}, false},
+		{&Principal{Kind: KindUser, Role: Admin}, true},
+		{&Principal{Kind: KindToken, Role: Viewer}, false},
+		{&Principal{Kind: KindToken, Role: Viewer, ReadSecrets: true}, true},
+		{&Principal{Kind: KindUser, Role: Viewer, ReadSecrets: true}, false},
+	}
+	for i, c := range cases {
+		if got := c.p.ReceivesSecrets(); got != c.want {
+			t.Errorf("case %d: %v", i, got)
+		}
+	}
+}

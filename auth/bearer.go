@@ -56,16 +56,27 @@ func (t *Tokens) Authenticate(ctx context.Context, raw string) (*Principal, erro
 	if now.Sub(rec.LastUsedAt) >= t.touchEvery {
 		_ = t.st.TouchToken(ctx, id, now) // best effort: a missed last-used time is harmless
 	}
-	return &Principal{Kind: KindToken, Name: rec.Name, Role: role, EnvScope: rec.Env, TokenID: rec.ID}, nil
+	return &Principal{Kind: KindToken, Name: rec.Name, Role: role, EnvScope: rec.Env, TokenID: rec.ID, ReadSecrets: rec.ReadSecrets}, nil
+}
+
+// TokenSpec describes a token to issue.
+type TokenSpec struct {
+	Name string
+	Role Role
+	Env  string        // optional environment scope
+	TTL  time.Duration // 0: never expires
+	// ReadSecrets lets the token receive secret values from the consumer API.
+	ReadSecrets bool
 }
 
 // Issue creates a token record and returns the full token, shown once.
-func (t *Tokens) Issue(ctx context.Context, actor store.Actor, name string, role Role, env string, ttl time.Duration) (store.Token, string, error) {
+func (t *Tokens) Issue(ctx context.Context, actor store.Actor, spec TokenSpec) (store.Token, string, error) {
 	id, secret, full := NewToken()
 	rec := store.Token{
-		ID: id, Name: name, Role: role.String(), Env: env, CreatedBy: actor.Name,
-		CreatedAt: t.now(), SecretHash: HashSecret(secret),
+		ID: id, Name: spec.Name, Role: spec.Role.String(), Env: spec.Env, CreatedBy: actor.Name,
+		CreatedAt: t.now(), SecretHash: HashSecret(secret), ReadSecrets: spec.ReadSecrets,
 	}
+	ttl := spec.TTL
 	if ttl > 0 {
 		rec.ExpiresAt = rec.CreatedAt.Add(ttl)
 	}

@@ -154,6 +154,18 @@ type Principal struct {
 	SessionHandle string
 	// TokenID identifies the API token (tokens only).
 	TokenID string
+	// ReadSecrets: an API token allowed to receive secret values.
+	ReadSecrets bool
+}
+
+// ReceivesSecrets reports whether secret values may be sent to the
+// principal in clear: admins (each reveal is audited) and API tokens created
+// with the read-secrets grant.
+func (p *Principal) ReceivesSecrets() bool {
+	if p == nil {
+		return false
+	}
+	return p.Has(PermRevealSecrets) || (p.Kind == KindToken && p.ReadSecrets)
 }
 
 // ActorName is the name recorded in the audit log.

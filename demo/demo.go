@@ -51,7 +51,7 @@ func Load(ctx context.Context, st *store.Store) (bool, error) {
 		!errors.Is(err, store.ErrConflict) {
 		return false, fmt.Errorf("demo environment: %w", err)
 	}
-	if _, _, err := auth.NewTokens(st).Issue(ctx, Actor, "ci-deploy", auth.Editor, "staging", 0); err != nil {
+	if _, _, err := auth.NewTokens(st).Issue(ctx, Actor, auth.TokenSpec{Name: "ci-deploy", Role: auth.Editor, Env: "staging"}); err != nil {
 		return false, fmt.Errorf("demo token: %w", err)
 	}
 	return true, nil

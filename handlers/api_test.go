@@ -207,3 +207,19 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 		t.Fatalf("only %d API routes", len(routed))
 	}
 }
+
+func TestTokenReadSecretsGrant(t *testing.T) {
+	e := newTestEnv(t)
+	api := e.apiClient(e.token("ops", auth.Admin, ""))
+	resp := api.json(http.MethodPost, "/api/v1/tokens", `{"name":"checkout","role":"viewer","env":"production","read_secrets":true}`)
+	tok := decode[map[string]any](t, resp)
+	if resp.StatusCode != http.StatusCreated || tok["read_secrets"] != true || tok["token"] == "" {
+		t.Fatalf("create: %d %v", resp.StatusCode, tok)
+	}
+	app := e.apiClient(tok["token"].(string))
+	resp = app.json(http.MethodGet, "/api/v1/me", "")
+	me := decode[map[string]any](t, resp)
+	if me["env"] != "production" || me["role"] != "viewer" {
+		t.Fatalf("me: %v", me)
+	}
+}

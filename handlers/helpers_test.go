@@ -83,7 +83,7 @@ func (e *testEnv) createUser(name, role string) {
 
 func (e *testEnv) token(name string, role auth.Role, env string) string {
 	e.t.Helper()
-	_, full, err := auth.NewTokens(e.st).Issue(context.Background(), store.System, name, role, env, 0)
+	_, full, err := auth.NewTokens(e.st).Issue(context.Background(), store.System, auth.TokenSpec{Name: name, Role: role, Env: env})
 	if err != nil {
 		e.t.Fatal(err)
 	}

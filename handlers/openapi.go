@@ -55,6 +55,7 @@ type tokenCreateBody struct {
 	Role          string `json:"role"`
 	Env           string `json:"env,omitempty"`
 	ExpiresInDays int    `json:"expires_in_days,omitempty"`
+	ReadSecrets   bool   `json:"read_secrets,omitempty"`
 }
 type settingsPatchBody struct {
 	AuditMaxEntries *int64 `json:"audit_max_entries,omitempty"`

@@ -18,7 +18,7 @@ var tokenExpiries = map[string]time.Duration{
 }
 
 // issueToken validates and creates an API token; form and API share it.
-func (s *Server) issueToken(c echo.Context, name, role, env string, ttl time.Duration) (store.Token, string, error) {
+func (s *Server) issueToken(c echo.Context, name, role, env string, ttl time.Duration, readSecrets bool) (store.Token, string, error) {
 	ctx := c.Request().Context()
 	ve := &store.ValidationError{}
 	name = strings.TrimSpace(name)
@@ -43,7 +43,7 @@ func (s *Server) issueToken(c echo.Context, name, role, env string, ttl time.Dur
 	if err := ve.OrNil(); err != nil {
 		return store.Token{}, "", err
 	}
-	return s.tokens.Issue(ctx, actor(c), name, r, env, ttl)
+	return s.tokens.Issue(ctx, actor(c), auth.TokenSpec{Name: name, Role: r, Env: env, TTL: ttl, ReadSecrets: readSecrets})
 }
 
 func (s *Server) tokensProps(c echo.Context, form views.TokenForm, created string) (views.TokensProps, error) {
@@ -65,7 +65,7 @@ func (s *Server) tokensProps(c echo.Context, form views.TokenForm, created strin
 	for _, t := range list {
 		p.Tokens = append(p.Tokens, views.TokenRow{ID: t.ID, Name: t.Name, Role: t.Role, Env: t.Env,
 			CreatedBy: t.CreatedBy, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, LastUsedAt: t.LastUsedAt,
-			Expired: t.Expired(now)})
+			Expired: t.Expired(now), ReadSecrets: t.ReadSecrets})
 	}
 	return p, nil
 }
@@ -90,12 +90,13 @@ func (s *Server) TokensTable(c echo.Context) error {
 
 // CreateToken creates a token and shows its secret once.
 func (s *Server) CreateToken(c echo.Context) error {
-	form := views.TokenForm{Name: c.FormValue("name"), Role: c.FormValue("role"), Env: c.FormValue("env"), Expires: c.FormValue("expires")}
+	form := views.TokenForm{Name: c.FormValue("name"), Role: c.FormValue("role"), Env: c.FormValue("env"), Expires: c.FormValue("expires"),
+		ReadSecrets: c.FormValue("read_secrets") == "on" || c.FormValue("read_secrets") == "true"}
 	ttl, ok := tokenExpiries[form.Expires]
 	if !ok {
 		ttl = -1
 	}
-	_, full, err := s.issueToken(c, form.Name, form.Role, form.Env, ttl)
+	_, full, err := s.issueToken(c, form.Name, form.Role, form.Env, ttl, form.ReadSecrets)
 	if errs := formError(err); errs != nil {
 		form.Errors = errs
 		p, perr := s.tokensProps(c, form, "")
@@ -132,20 +133,21 @@ func (s *Server) RevokeToken(c echo.Context) error {
 }
 
 type tokenJSON struct {
-	ID         string `json:"id"`
-	Name       string `json:"name"`
-	Role       string `json:"role"`
-	Env        string `json:"env,omitempty"`
-	CreatedBy  string `json:"created_by"`
-	CreatedAt  string `json:"created_at"`
-	ExpiresAt  string `json:"expires_at,omitempty"`
-	LastUsedAt string `json:"last_used_at,omitempty"`
-	Token      string `json:"token,omitempty"` // only in the create answer
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Role        string `json:"role"`
+	Env         string `json:"env,omitempty"`
+	CreatedBy   string `json:"created_by"`
+	CreatedAt   string `json:"created_at"`
+	ExpiresAt   string `json:"expires_at,omitempty"`
+	LastUsedAt  string `json:"last_used_at,omitempty"`
+	ReadSecrets bool   `json:"read_secrets"`
+	Token       string `json:"token,omitempty"` // only in the create answer
 }
 
 func toTokenJSON(t store.Token) tokenJSON {
 	return tokenJSON{ID: t.ID, Name: t.Name, Role: t.Role, Env: t.Env, CreatedBy: t.CreatedBy,
-		CreatedAt: rfc3339(t.CreatedAt), ExpiresAt: rfc3339(t.ExpiresAt), LastUsedAt: rfc3339(t.LastUsedAt)}
+		CreatedAt: rfc3339(t.CreatedAt), ExpiresAt: rfc3339(t.ExpiresAt), LastUsedAt: rfc3339(t.LastUsedAt), ReadSecrets: t.ReadSecrets}
 }
 
 // APIListTokens lists tokens (never their secrets).
@@ -170,7 +172,7 @@ func (s *Server) APICreateToken(c echo.Context) error {
 	if in.ExpiresInDays < 0 || in.ExpiresInDays > 3650 {
 		return store.Invalid("expires_in_days", "Use 0 (never) to 3650 days.")
 	}
-	t, full, err := s.issueToken(c, in.Name, in.Role, in.Env, time.Duration(in.ExpiresInDays)*24*time.Hour)
+	t, full, err := s.issueToken(c, in.Name, in.Role, in.Env, time.Duration(in.ExpiresInDays)*24*time.Hour, in.ReadSecrets)
 	if err != nil {
 		return err
 	}

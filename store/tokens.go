@@ -35,27 +35,29 @@ func tokenFields(t Token) []any {
 		"expires", ms(t.ExpiresAt),
 		"last_used", ms(t.LastUsedAt),
 		"secret_hash", hex.EncodeToString(t.SecretHash),
+		"read_secrets", boolField(t.ReadSecrets),
 	}
 }
 
 func tokenFromHash(h map[string]string) Token {
 	secret, _ := hex.DecodeString(h["secret_hash"])
 	return Token{
-		ID:         h["id"],
-		Name:       h["name"],
-		Role:       h["role"],
-		Env:        h["env"],
-		CreatedBy:  h["created_by"],
-		CreatedAt:  fromMS(h["created"]),
-		ExpiresAt:  fromMS(h["expires"]),
-		LastUsedAt: fromMS(h["last_used"]),
-		SecretHash: secret,
+		ID:          h["id"],
+		Name:        h["name"],
+		Role:        h["role"],
+		Env:         h["env"],
+		CreatedBy:   h["created_by"],
+		CreatedAt:   fromMS(h["created"]),
+		ExpiresAt:   fromMS(h["expires"]),
+		LastUsedAt:  fromMS(h["last_used"]),
+		SecretHash:  secret,
+		ReadSecrets: h["read_secrets"] == "1",
 	}
 }
 
 // tokenAudit is what the audit log keeps of a token: never the secret hash.
 func tokenAudit(t Token) map[string]any {
-	m := map[string]any{"id": t.ID, "name": t.Name, "role": t.Role, "env": t.Env, "expires_at": nil}
+	m := map[string]any{"id": t.ID, "name": t.Name, "role": t.Role, "env": t.Env, "read_secrets": t.ReadSecrets, "expires_at": nil}
 	if !t.ExpiresAt.IsZero() {
 		m["expires_at"] = t.ExpiresAt
 	}

@@ -44,6 +44,9 @@ type Token struct {
 	ExpiresAt  time.Time `json:"expires_at,omitzero"` // zero: never
 	LastUsedAt time.Time `json:"last_used_at,omitzero"`
 	SecretHash []byte    `json:"-"`
+	// ReadSecrets lets the token receive secret values from the consumer
+	// API (applications that need their database password, say).
+	ReadSecrets bool `json:"read_secrets"`
 }
 
 // Expired reports whether the token has passed its expiry at t.

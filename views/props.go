@@ -127,6 +127,8 @@ type TokenRow struct {
 	ExpiresAt  time.Time // zero: never expires
 	LastUsedAt time.Time // zero: never used
 	Expired    bool
+	// ReadSecrets: the token receives secret values.
+	ReadSecrets bool
 }
 
 // TokenForm is the create-token form's state. Expires is "" (never), "7d",
@@ -136,7 +138,9 @@ type TokenForm struct {
 	Role    string
 	Env     string
 	Expires string
-	Errors  map[string]string
+	// ReadSecrets grants the token secret values from the consumer API.
+	ReadSecrets bool
+	Errors      map[string]string
 }
 
 // TokensProps is the API tokens page.

@@ -166,11 +166,13 @@ func tokenCommand(ctx context.Context, args []string, getenv func(string) string
 	sub := args[0]
 	var name, role, env string
 	var days int
+	var readSecrets bool
 	cfg, pos, err := commandFlags("token "+sub, args[1:], getenv, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&name, "name", "", "what the token is for")
 		fs.StringVar(&role, "role", "", "viewer, editor, publisher or admin")
 		fs.StringVar(&env, "env", "", "limit the token to one environment")
 		fs.IntVar(&days, "expires-days", 0, "expire after this many days (0: never)")
+		fs.BoolVar(&readSecrets, "read-secrets", false, "let the token receive secret values from the consumer API")
 	})
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -181,7 +183,7 @@ func tokenCommand(ctx context.Context, args []string, getenv func(string) string
 	switch sub {
 	case "create":
 		if name == "" || len(pos) != 0 {
-			return usageError{"token create: want --name N --role R [--env E] [--expires-days D]"}
+			return usageError{"token create: want --name N --role R [--env E] [--expires-days D] [--read-secrets]"}
 		}
 		r, err := auth.ParseRole(role)
 		if err != nil {
@@ -199,7 +201,8 @@ func tokenCommand(ctx context.Context, args []string, getenv func(string) string
 					return explain(fmt.Errorf("environment %s: %w", env, err))
 				}
 			}
-			_, full, err := auth.NewTokens(st).Issue(ctx, cliActor(), name, r, env, time.Duration(days)*24*time.Hour)
+			_, full, err := auth.NewTokens(st).Issue(ctx, cliActor(), auth.TokenSpec{Name: name, Role: r, Env: env,
+				TTL: time.Duration(days) * 24 * time.Hour, ReadSecrets: readSecrets})
 			if err != nil {
 				return explain(err)
 			}

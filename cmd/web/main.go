@@ -42,7 +42,7 @@ Commands:
   user create NAME --role R [--password P]
   user set-role NAME ROLE
   user reset-password NAME [--password P]
-  token create --name N --role R [--env E] [--expires-days D]
+  token create --name N --role R [--env E] [--expires-days D] [--read-secrets]
   token revoke ID
   backup FILE                    write a snapshot of every Keel key
   restore FILE                   load a snapshot into an empty store
