@@ -73,6 +73,9 @@ const (
 	PermManageEnvironments Permission = "manage-environments"
 	// PermManageSettings: change instance settings (audit retention, ...).
 	PermManageSettings Permission = "manage-settings"
+	// PermManageSchemas: attach, change and remove configuration schemas;
+	// they apply to every environment, protected ones included.
+	PermManageSchemas Permission = "manage-schemas"
 )
 
 // Matrix is the permission matrix: the lowest role that holds each
@@ -87,6 +90,7 @@ var Matrix = []struct {
 	{PermWrite, Editor, "Change unprotected environments"},
 	{PermWriteProtected, Publisher, "Change protected environments (production)"},
 	{PermApprove, Publisher, "Approve or reject change requests (not one's own)"},
+	{PermManageSchemas, Publisher, "Change configuration schemas (they apply to every environment)"},
 	{PermRevealSecrets, Admin, "Reveal secret values (each reveal is audited)"},
 	{PermManageUsers, Admin, "Manage users and revoke sessions"},
 	{PermManageTokens, Admin, "Create and revoke API tokens"},
@@ -183,6 +187,7 @@ func (p *Principal) ActorName() string {
 // holds them, whatever its role.
 var globalPerms = map[Permission]bool{
 	PermManageUsers: true, PermManageTokens: true, PermManageEnvironments: true, PermManageSettings: true,
+	PermManageSchemas: true,
 }
 
 // Has reports whether the principal holds a permission that is not bound to

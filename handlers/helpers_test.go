@@ -63,6 +63,7 @@ func newTestEnvOn(t *testing.T, st *store.Store, opts ...envOption) *testEnv {
 	go hub.Run(hctx)
 	srv := handlers.New(handlers.Deps{Store: st, Sessions: sess, Tokens: auth.NewTokens(st), Hub: hub,
 		Metrics: telemetry.New(), Logger: logger, Config: handlers.Config{Version: "test", SecureCookies: cfg.Secure}})
+	go srv.InvalidateCaches(hctx)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(func() { srv.StopStreams(); ts.Close(); cancel() })
 	return &testEnv{t: t, st: st, srv: srv, ts: ts, hub: hub, sess: sess}

@@ -86,6 +86,34 @@ type auditBody struct {
 	NextCursor string             `json:"next_cursor"`
 }
 
+type configsBody struct {
+	Configs []configJSON `json:"configs"`
+}
+type historyBody struct {
+	Key      string        `json:"key"`
+	Env      string        `json:"env"`
+	Versions []versionJSON `json:"versions"`
+}
+type compareBody struct {
+	From string        `json:"from"`
+	To   string        `json:"to"`
+	Keys []compareJSON `json:"keys"`
+}
+type schemasBody struct {
+	Schemas []schemaJSON `json:"schemas"`
+}
+type importBody struct {
+	Env     string      `json:"env"`
+	DryRun  bool        `json:"dry_run"`
+	Applied bool        `json:"applied"`
+	Changes int         `json:"changes"`
+	Keys    []importRow `json:"keys"`
+}
+type revealBody struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
 var auditQuery = []string{"actor", "action", "target", "env", "since", "until", "cursor", "limit", "format"}
 
 var (
@@ -108,6 +136,21 @@ var (
 	docAudit             = APIDoc{Summary: "Page the audit log (format=csv exports the filtered set)", Tag: "audit", Response: auditBody{}, Query: auditQuery}
 	docGetSettings       = APIDoc{Summary: "Get instance settings", Tag: "settings", Response: settingsJSON{}}
 	docPatchSettings     = APIDoc{Summary: "Change instance settings", Tag: "settings", Request: settingsPatchBody{}, Response: settingsJSON{}}
+	docConsumerConfigs   = APIDoc{Summary: "Effective configuration of an environment (ETag; 304 on If-None-Match; Keel-Watch-Position)", Tag: "configs", Response: configsBody{}}
+	docConsumerConfig    = APIDoc{Summary: "Effective value of one key (key URL-escaped)", Tag: "configs", Response: configJSON{}}
+	docPutConfig         = APIDoc{Summary: "Create or change a key; version is the version replaced (0 for new), a stale one answers 409 with the current entry", Tag: "configs", Request: configPutBody{}, Response: configJSON{}}
+	docDeleteConfig      = APIDoc{Summary: "Delete a key (?version= the version deleted)", Tag: "configs", Status: http.StatusNoContent, Query: []string{"version", "comment"}}
+	docConfigHistory     = APIDoc{Summary: "A key's versions, newest first (secrets masked)", Tag: "configs", Response: historyBody{}}
+	docRollbackConfig    = APIDoc{Summary: "Restore an earlier version as a new version", Tag: "configs", Request: configRollbackBody{}, Response: configJSON{}}
+	docRevealConfig      = APIDoc{Summary: "Reveal a secret's value (admins; audited)", Tag: "configs", Response: revealBody{}}
+	docWatch             = APIDoc{Summary: "Server-sent events of changes; reconnect with Last-Event-ID to replay missed ones, or get a reset event", Tag: "configs", Query: []string{"last_event_id"}}
+	docImport            = APIDoc{Summary: "Import a JSON, YAML or .env document (body) all-or-nothing; dry_run=1 previews", Tag: "configs", Response: importBody{}, Query: []string{"format", "dry_run"}}
+	docExport            = APIDoc{Summary: "Export an environment's own values (reveal=1 includes secrets: admins, audited)", Tag: "configs", Query: []string{"format", "reveal"}}
+	docCompare           = APIDoc{Summary: "Compare what two environments deliver", Tag: "configs", Response: compareBody{}, Query: []string{"from", "to", "prefix", "tag"}}
+	docListSchemas       = APIDoc{Summary: "List configuration schemas", Tag: "schemas", Response: schemasBody{}}
+	docGetSchema         = APIDoc{Summary: "Get the schema of a key or pattern (URL-escaped)", Tag: "schemas", Response: schemaJSON{}}
+	docPutSchema         = APIDoc{Summary: "Attach a JSON Schema (2020-12) to a key or pattern; 409 lists values that would break unless confirm is true", Tag: "schemas", Request: schemaPutBody{}, Response: schemaJSON{}}
+	docDeleteSchema      = APIDoc{Summary: "Remove a schema", Tag: "schemas", Status: http.StatusNoContent, Query: []string{"version"}}
 )
 
 var echoParam = regexp.MustCompile(`:([a-zA-Z_]+)`)

@@ -50,6 +50,9 @@ func (s *Server) routeTable() []Route {
 		tokens   = auth.PermManageTokens
 		envs     = auth.PermManageEnvironments
 		settings = auth.PermManageSettings
+		write    = auth.PermWrite
+		schemas  = auth.PermManageSchemas
+		reveal   = auth.PermRevealSecrets
 	)
 	return []Route{
 		// Operations and assets.
@@ -123,6 +126,21 @@ func (s *Server) routeTable() []Route {
 		api(http.MethodDelete, "/environments/:name", envs, docDeleteEnvironment, s.APIDeleteEnvironment),
 		api(http.MethodGet, "/audit", read, docAudit, s.APIAudit),
 		api(http.MethodGet, "/settings", settings, docGetSettings, s.APIGetSettings),
+		api(http.MethodGet, "/envs/:env/configs", read, docConsumerConfigs, s.ConsumerConfigs),
+		api(http.MethodGet, "/envs/:env/configs/:key", read, docConsumerConfig, s.ConsumerConfig),
+		api(http.MethodPut, "/envs/:env/configs/:key", write, docPutConfig, s.APIPutConfig),
+		api(http.MethodDelete, "/envs/:env/configs/:key", write, docDeleteConfig, s.APIDeleteConfig),
+		api(http.MethodGet, "/envs/:env/configs/:key/history", read, docConfigHistory, s.APIConfigHistory),
+		api(http.MethodPost, "/envs/:env/configs/:key/rollback", write, docRollbackConfig, s.APIRollbackConfig),
+		api(http.MethodPost, "/envs/:env/configs/:key/reveal", reveal, docRevealConfig, s.APIRevealConfig),
+		api(http.MethodGet, "/envs/:env/watch", read, docWatch, s.WatchConfigs),
+		api(http.MethodPost, "/envs/:env/import", write, docImport, s.APIImport),
+		api(http.MethodGet, "/envs/:env/export", read, docExport, s.APIExport),
+		api(http.MethodGet, "/compare", read, docCompare, s.APICompare),
+		api(http.MethodGet, "/schemas", read, docListSchemas, s.APIListSchemas),
+		api(http.MethodGet, "/schemas/:pattern", read, docGetSchema, s.APIGetSchema),
+		api(http.MethodPut, "/schemas/:pattern", schemas, docPutSchema, s.APIPutSchema),
+		api(http.MethodDelete, "/schemas/:pattern", schemas, docDeleteSchema, s.APIDeleteSchema),
 		api(http.MethodPatch, "/settings", settings, docPatchSettings, s.APIPatchSettings),
 	}
 }

@@ -59,6 +59,9 @@ type Server struct {
 
 	stopping chan struct{}
 	stopOnce sync.Once
+
+	consumer *consumerCache
+	feeds    *configFeeds
 }
 
 // New builds the server and its router.
@@ -73,7 +76,9 @@ func New(d Deps) *Server {
 		st: d.Store, sessions: d.Sessions, tokens: d.Tokens, hub: d.Hub, metrics: d.Metrics,
 		log: d.Logger, cfg: d.Config, started: time.Now(), cop: http.NewCrossOriginProtection(),
 		stopping: make(chan struct{}),
+		consumer: newConsumerCache(time.Second),
 	}
+	s.feeds = newConfigFeeds(d.Store, d.Logger)
 	s.storeUp.Store(true)
 	s.echo = s.router()
 	return s
@@ -84,6 +89,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.Serv
 
 // Routes returns the route table (for tests and the OpenAPI document).
 func (s *Server) Routes() []Route { return s.routes }
+
+// InvalidateCaches keeps this process's caches true to changes made by any
+// Keel process, until ctx ends: a revoked API token is forgotten at once.
+func (s *Server) InvalidateCaches(ctx context.Context) {
+	events, cancel := s.hub.Subscribe()
+	defer cancel()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			switch ev.Topic {
+			case "tokens":
+				s.tokens.Invalidate(ev.Target)
+			case "configs":
+				s.consumer.configChanged(ev.Env)
+			case "environments":
+				s.consumer.environmentsChanged()
+			}
+		}
+	}
+}
 
 // MonitorStore pings Redis every StoreCheckEvery until ctx ends, keeping the
 // "store unavailable" banner and the keel_store_up gauge current.

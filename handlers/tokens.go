@@ -125,6 +125,7 @@ func (s *Server) RevokeToken(c echo.Context) error {
 	if err := s.st.RevokeToken(c.Request().Context(), actor(c), c.Param("id")); err != nil {
 		return err
 	}
+	s.tokens.Invalidate(c.Param("id"))
 	p, err := s.tokensProps(c, views.TokenForm{}, "")
 	if err != nil {
 		return err
@@ -186,5 +187,6 @@ func (s *Server) APIRevokeToken(c echo.Context) error {
 	if err := s.st.RevokeToken(c.Request().Context(), actor(c), c.Param("id")); err != nil {
 		return err
 	}
+	s.tokens.Invalidate(c.Param("id"))
 	return c.NoContent(http.StatusNoContent)
 }

@@ -71,3 +71,63 @@ func (s *Store) leaseKey(name string) string { return s.plain("lease", name) }
 
 // EventsChannel is the pub/sub channel that carries change events.
 func (s *Store) EventsChannel() string { return s.plain("events") }
+
+// --- configuration ({cfg:<env>}, one group per environment) ---
+
+// cfgTag is the hash-tag group of one environment's configuration: its
+// entries, indexes, histories, expiry schedule, change stream, revision and
+// audit stream all live in one slot.
+func cfgTag(env string) string { return "cfg:" + env }
+
+// cfgEntriesKey is the hash of every entry: config key → compact JSON.
+func (s *Store) cfgEntriesKey(env string) string { return s.key(cfgTag(env), "entries") }
+
+// cfgVersionsKey is the hash config key → last version number ever used, so
+// a key deleted and created again keeps counting.
+func (s *Store) cfgVersionsKey(env string) string { return s.key(cfgTag(env), "versions") }
+
+// cfgIndexKey is the zset (score 0) of every key, read lexicographically.
+func (s *Store) cfgIndexKey(env string) string { return s.key(cfgTag(env), "keys") }
+
+// cfgTagIndexKey is the zset (score 0) of the keys carrying one tag.
+func (s *Store) cfgTagIndexKey(env, tag string) string { return s.key(cfgTag(env), "by-tag", tag) }
+
+// cfgTypeIndexKey is the zset (score 0) of the keys of one type.
+func (s *Store) cfgTypeIndexKey(env, typ string) string { return s.key(cfgTag(env), "by-type", typ) }
+
+// cfgHistKey is the list of one key's version records, newest first.
+func (s *Store) cfgHistKey(env, key string) string { return s.key(cfgTag(env), "hist", key) }
+
+// cfgExpiryKey is the zset key → expiry in Unix milliseconds.
+func (s *Store) cfgExpiryKey(env string) string { return s.key(cfgTag(env), "expiry") }
+
+// cfgChangesKey is the capped stream of changes that consumers follow.
+func (s *Store) cfgChangesKey(env string) string { return s.key(cfgTag(env), "changes") }
+
+// cfgRevKey is the environment's revision counter, bumped by every change.
+func (s *Store) cfgRevKey(env string) string { return s.key(cfgTag(env), "rev") }
+
+// --- configuration schemas ({schemas}) ---
+
+const tagSchemas = "schemas"
+
+func (s *Store) schemaKey(pattern string) string { return s.key(tagSchemas, "schema", pattern) }
+func (s *Store) schemaPatternsKey() string       { return s.key(tagSchemas, "patterns") }
+
+// schemasRevKey counts schema changes, so a process knows when its compiled
+// copies are stale with one GET.
+func (s *Store) schemasRevKey() string { return s.key(tagSchemas, "rev") }
+
+// --- secrets ({keys}) ---
+
+// tagKeys groups the data keys that seal secret values.
+const tagKeys = "keys"
+
+// dataKeysKey is the hash data key id → data key wrapped by the master key.
+func (s *Store) dataKeysKey() string { return s.key(tagKeys, "data-keys") }
+
+// currentDataKeyKey names the data key that seals new values.
+func (s *Store) currentDataKeyKey() string { return s.key(tagKeys, "current") }
+
+// rotationKey holds the state of a rotation in progress (target key id).
+func (s *Store) rotationKey() string { return s.key(tagKeys, "rotation") }

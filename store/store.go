@@ -26,6 +26,18 @@ type Store struct {
 	// trip; 0 picks a size from the page size. Tests shrink it to exercise
 	// the refills.
 	auditBatch int64
+
+	// sealer seals and opens secret configuration values; nil refuses
+	// secrets.
+	sealer Sealer
+	// historyLimit is how many version records each config key keeps.
+	historyLimit int
+	// changeStreamLen caps each environment's change stream.
+	changeStreamLen int64
+	// schemas caches the compiled configuration schemas.
+	schemas *schemaCache
+	// resealHook runs after each value a rotation re-seals (tests).
+	resealHook func()
 }
 
 // Option configures a Store.
@@ -38,10 +50,29 @@ func WithPrefix(p string) Option { return func(s *Store) { s.prefix = p } }
 // WithNow replaces the clock, for tests.
 func WithNow(now func() time.Time) Option { return func(s *Store) { s.now = now } }
 
+// WithSealer sets what seals and opens secret configuration values. Without
+// one, writing a secret is refused.
+func WithSealer(sl Sealer) Option { return func(s *Store) { s.sealer = sl } }
+
+// WithHistoryLimit sets how many versions each config key's history keeps
+// (default 100, at least 1); the current value is always kept.
+func WithHistoryLimit(n int) Option {
+	return func(s *Store) { s.historyLimit = max(n, 1) }
+}
+
+// WithChangeStreamLen caps each environment's change stream (default
+// 10000). Caps of 1000 and more trim approximately (cheaper, may keep a few
+// more); smaller caps trim exactly.
+func WithChangeStreamLen(n int64) Option {
+	return func(s *Store) { s.changeStreamLen = max(n, 1) }
+}
+
 // New returns a Store over any go-redis client: single node, Sentinel
 // failover or Cluster.
 func New(rdb redis.UniversalClient, opts ...Option) *Store {
-	s := &Store{rdb: rdb, prefix: "keel:", now: time.Now}
+	s := &Store{rdb: rdb, prefix: "keel:", now: time.Now,
+		historyLimit: defaultHistoryLimit, changeStreamLen: defaultChangeStreamLen,
+		schemas: newSchemaCache()}
 	for _, o := range opts {
 		o(s)
 	}

@@ -63,7 +63,7 @@ func TestTokens(t *testing.T) {
 		if len(e) != 3 || e[0].Action != "token.revoke" || e[2].Action != "token.create" || e[2].Target != "tk1" {
 			t.Fatalf("audit = %+v", e)
 		}
-		if want := `{"env":"","expires_at":"2030-01-03T03:04:05Z","id":"tk1","name":"deploy bot","role":"publisher"}`; string(e[2].After) != want {
+		if want := `{"env":"","expires_at":"2030-01-03T03:04:05Z","id":"tk1","name":"deploy bot","read_secrets":false,"role":"publisher"}`; string(e[2].After) != want {
 			t.Errorf("create entry after = %s, want %s", e[2].After, want)
 		}
 		if raw := rawAudit(t, s); strings.Contains(raw, hex.EncodeToString(secret)) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keelhq/keel/auth"
+	"github.com/keelhq/keel/secret"
 	"github.com/keelhq/keel/store"
 )
 
@@ -296,4 +297,44 @@ func explain(err error) error {
 		return fmt.Errorf("%w (nothing by that name)", err)
 	}
 	return err
+}
+
+func secretsCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "rotate" {
+		return usageError{"secrets: want rotate"}
+	}
+	var masterKey string
+	cfg, pos, err := commandFlags("secrets rotate", args[1:], getenv, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&masterKey, "master-key", getenv("KEEL_MASTER_KEY"), "the master key [KEEL_MASTER_KEY]; unset: the key file in the data directory")
+	})
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usageError{"secrets rotate takes no arguments"}
+	}
+	kek, _, err := secret.LoadMasterKey(masterKey, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	return withStore(ctx, cfg, stderr, func(st *store.Store) error {
+		sealer, err := st.OpenSecrets(ctx, kek)
+		if err != nil {
+			return err
+		}
+		st.SetSealer(sealer)
+		rep, err := st.RotateSecrets(ctx, cliActor(), kek, sealer)
+		if err != nil {
+			return fmt.Errorf("rotation interrupted after %d values (run it again to finish): %w", rep.Resealed, err)
+		}
+		resumed := ""
+		if rep.Resumed {
+			resumed = " (finished an interrupted rotation)"
+		}
+		fmt.Fprintf(stdout, "data key %s is current; re-sealed %d values%s\n", rep.KeyID, rep.Resealed, resumed)
+		return nil
+	})
 }

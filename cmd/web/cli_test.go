@@ -78,3 +78,15 @@ func TestUserAndTokenCommands(t *testing.T) {
 		t.Fatal("revoked twice")
 	}
 }
+
+func TestSecretsRotateCommand(t *testing.T) {
+	ctx := context.Background()
+	env := testEnv(t.TempDir(), nil)
+	var out bytes.Buffer
+	if err := run(ctx, []string{"secrets", "rotate"}, env, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "data key k") {
+		t.Fatalf("rotate said %q", out.String())
+	}
+}

@@ -44,6 +44,7 @@ Commands:
   user reset-password NAME [--password P]
   token create --name N --role R [--env E] [--expires-days D] [--read-secrets]
   token revoke ID
+  secrets rotate [--master-key K] make a new data key and re-seal every secret (resumable)
   backup FILE                    write a snapshot of every Keel key
   restore FILE                   load a snapshot into an empty store
   version
@@ -65,6 +66,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return userCommand(ctx, args, getenv, stdout, stderr)
 	case "token":
 		return tokenCommand(ctx, args, getenv, stdout, stderr)
+	case "secrets":
+		return secretsCommand(ctx, args, getenv, stdout, stderr)
 	case "backup":
 		return backupCommand(ctx, args, getenv, stdout, stderr)
 	case "restore":

@@ -21,8 +21,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// secret is the password in the parse tests; no error may contain it.
-const secret = "Sup3rS3cret"
+// testPassword is the password in the parse tests; no error may contain it.
+const testPassword = "Sup3rS3cret"
 
 func TestParseRedisURL(t *testing.T) {
 	type want struct {
@@ -57,25 +57,25 @@ func TestParseRedisURL(t *testing.T) {
 	}{
 		{"single", "redis://localhost:6380", want{addrs: []string{"localhost:6380"}}},
 		{"single default port", "redis://cache.internal", want{addrs: []string{"cache.internal:6379"}}},
-		{"single with db and password", "redis://:" + secret + "@10.0.0.5:6379/3", want{addrs: []string{"10.0.0.5:6379"}, pass: secret, db: 3}},
-		{"single with user", "redis://keel:" + secret + "@h:1/0", want{addrs: []string{"h:1"}, user: "keel", pass: secret}},
+		{"single with db and password", "redis://:" + testPassword + "@10.0.0.5:6379/3", want{addrs: []string{"10.0.0.5:6379"}, pass: testPassword, db: 3}},
+		{"single with user", "redis://keel:" + testPassword + "@h:1/0", want{addrs: []string{"h:1"}, user: "keel", pass: testPassword}},
 		{"user without password", "redis://keel@h:6379", want{addrs: []string{"h:6379"}, user: "keel"}},
 		{"percent-encoded password", "redis://u:p%40ss%3Aw%2Fo%3Frd%23@h:6379", want{addrs: []string{"h:6379"}, user: "u", pass: "p@ss:w/o?rd#"}},
 		{"trailing slash", "redis://h:6379/", want{addrs: []string{"h:6379"}}},
 		{"ipv6", "redis://[::1]:6380/2", want{addrs: []string{"[::1]:6380"}, db: 2}},
 		{"ipv6 default port", "redis://[fe80::1]", want{addrs: []string{"[fe80::1]:6379"}}},
 		{"upper-case scheme", "REDIS://h:6379", want{addrs: []string{"h:6379"}}},
-		{"tls", "rediss://:" + secret + "@redis.example.com:6380", want{addrs: []string{"redis.example.com:6380"}, pass: secret, tls: true}},
+		{"tls", "rediss://:" + testPassword + "@redis.example.com:6380", want{addrs: []string{"redis.example.com:6380"}, pass: testPassword, tls: true}},
 		{"timeouts and pool", "redis://h:6379?dial_timeout=500ms&read_timeout=3&write_timeout=1m&pool_size=20",
 			want{addrs: []string{"h:6379"}, dial: 500 * time.Millisecond, read: 3 * time.Second, write: time.Minute, poolSize: 20}},
-		{"sentinel", "redis-sentinel://:" + secret + "@s1:26379,s2:26380,s3/1?master=mymaster",
-			want{addrs: []string{"s1:26379", "s2:26380", "s3:26379"}, pass: secret, db: 1, master: "mymaster"}},
-		{"sentinel with its own auth", "redis-sentinel://s1?master=m&sentinel_username=sen&sentinel_password=" + secret,
-			want{addrs: []string{"s1:26379"}, master: "m", sentinelUser: "sen", sentinelPass: secret}},
+		{"sentinel", "redis-sentinel://:" + testPassword + "@s1:26379,s2:26380,s3/1?master=mymaster",
+			want{addrs: []string{"s1:26379", "s2:26380", "s3:26379"}, pass: testPassword, db: 1, master: "mymaster"}},
+		{"sentinel with its own auth", "redis-sentinel://s1?master=m&sentinel_username=sen&sentinel_password=" + testPassword,
+			want{addrs: []string{"s1:26379"}, master: "m", sentinelUser: "sen", sentinelPass: testPassword}},
 		{"sentinel tls with timeouts", "rediss-sentinel://s1:26379?master=m&read_timeout=5s",
 			want{addrs: []string{"s1:26379"}, master: "m", tls: true, read: 5 * time.Second}},
-		{"cluster", "redis-cluster://u:" + secret + "@n1:7000,n2:7001,n3:7002",
-			want{addrs: []string{"n1:7000", "n2:7001", "n3:7002"}, user: "u", pass: secret, cluster: true}},
+		{"cluster", "redis-cluster://u:" + testPassword + "@n1:7000,n2:7001,n3:7002",
+			want{addrs: []string{"n1:7000", "n2:7001", "n3:7002"}, user: "u", pass: testPassword, cluster: true}},
 		{"cluster one seed", "redis-cluster://n1:7000", want{addrs: []string{"n1:7000"}, cluster: true}},
 		{"cluster tls with pool", "rediss-cluster://n1:7000,n2:7001/?pool_size=5",
 			want{addrs: []string{"n1:7000", "n2:7001"}, cluster: true, tls: true, poolSize: 5}},
@@ -110,12 +110,12 @@ func TestParseRedisURLErrors(t *testing.T) {
 	}{
 		{"empty", "  ", "REDIS_URL is empty"},
 		{"no scheme", "localhost:6379", "must start with redis://"},
-		{"no scheme with password", "u:" + secret + "@h:6379", "must start with redis://"},
+		{"no scheme with password", "u:" + testPassword + "@h:6379", "must start with redis://"},
 		{"unknown scheme", "http://h:6379", `scheme "http" is not supported`},
-		{"password before scheme", "u:" + secret + "@redis://h", "scheme (withheld) is not supported"},
-		{"no host", "redis://:" + secret + "@", "has no host"},
+		{"password before scheme", "u:" + testPassword + "@redis://h", "scheme (withheld) is not supported"},
+		{"no host", "redis://:" + testPassword + "@", "has no host"},
 		{"no host but path", "redis:///0", "has no host"},
-		{"bad port", "redis://:" + secret + "@h:http", "port must be a number from 1 to 65535"},
+		{"bad port", "redis://:" + testPassword + "@h:http", "port must be a number from 1 to 65535"},
 		{"port zero", "redis://h:0", "port must be a number"},
 		{"port too big", "redis://h:65536", "port must be a number"},
 		{"port with sign", "redis://h:+80", "port must be a number"},
@@ -123,30 +123,30 @@ func TestParseRedisURLErrors(t *testing.T) {
 		{"empty host with port", "redis://:6379", "host name is empty"},
 		{"bad ipv6", "redis://[::zz]:6379", "host name"},
 		{"too many colons", "redis://::1:6379", "must be host:port"},
-		{"unencoded slash in password", "redis://u:abc/" + secret + "@h:6379", "port must be a number"},
-		{"unencoded at and slash in password", "redis://u:" + secret + "@x:99999/@h:6379", "port must be a number"},
-		{"unencoded question mark in password", "redis://u:6379?" + strings.ToLower(secret) + "=1@h:6379", "query parameter (withheld) is not supported"},
-		{"unencoded hash in password", "redis://u:ab#" + secret + "@h", "must not contain '#'"},
-		{"bad percent-encoding in password", "redis://u:%zz" + secret + "@h", "password has an invalid percent-encoding"},
-		{"bad percent-encoding in user", "redis://%zz:" + secret + "@h", "user name has an invalid percent-encoding"},
-		{"single with two hosts", "redis://:" + secret + "@h1,h2", "takes one address"},
+		{"unencoded slash in password", "redis://u:abc/" + testPassword + "@h:6379", "port must be a number"},
+		{"unencoded at and slash in password", "redis://u:" + testPassword + "@x:99999/@h:6379", "port must be a number"},
+		{"unencoded question mark in password", "redis://u:6379?" + strings.ToLower(testPassword) + "=1@h:6379", "query parameter (withheld) is not supported"},
+		{"unencoded hash in password", "redis://u:ab#" + testPassword + "@h", "must not contain '#'"},
+		{"bad percent-encoding in password", "redis://u:%zz" + testPassword + "@h", "password has an invalid percent-encoding"},
+		{"bad percent-encoding in user", "redis://%zz:" + testPassword + "@h", "user name has an invalid percent-encoding"},
+		{"single with two hosts", "redis://:" + testPassword + "@h1,h2", "takes one address"},
 		{"stray comma", "redis-cluster://n1:7000,,n2:7001", "address 2 of 3: empty address"},
-		{"second address bad", "redis-cluster://n1:7000,n2:x" + secret, "address 2 of 2: port must be a number"},
-		{"db not a number", "redis://h/" + secret, "database must be a number"},
+		{"second address bad", "redis-cluster://n1:7000,n2:x" + testPassword, "address 2 of 2: port must be a number"},
+		{"db not a number", "redis://h/" + testPassword, "database must be a number"},
 		{"db negative", "redis://h/-1", "database must be a number"},
 		{"db with extra path", "redis://h/0/1", "database must be a number"},
 		{"cluster with db", "redis-cluster://n1:7000/1", "Redis Cluster has only database 0"},
-		{"sentinel without master", "redis-sentinel://:" + secret + "@s1", "needs ?master=NAME"},
+		{"sentinel without master", "redis-sentinel://:" + testPassword + "@s1", "needs ?master=NAME"},
 		{"sentinel empty master", "redis-sentinel://s1?master=", "master must not be empty"},
 		{"master on single", "redis://h?master=m", "only for redis-sentinel:// URLs"},
-		{"sentinel password on cluster", "redis-cluster://n1?sentinel_password=" + secret, "only for redis-sentinel:// URLs"},
+		{"sentinel password on cluster", "redis-cluster://n1?sentinel_password=" + testPassword, "only for redis-sentinel:// URLs"},
 		{"unknown parameter", "redis://h?max_retries=5", `query parameter "max_retries" is not supported`},
 		{"repeated parameter", "redis://h?pool_size=1&pool_size=2", `"pool_size" is given more than once`},
-		{"bad duration", "redis://h?dial_timeout=" + secret, "dial_timeout: must be a duration like 500ms"},
+		{"bad duration", "redis://h?dial_timeout=" + testPassword, "dial_timeout: must be a duration like 500ms"},
 		{"zero duration", "redis://h?read_timeout=0", "read_timeout: must be more than 0"},
 		{"negative duration", "redis://h?write_timeout=-1s", "write_timeout: must be more than 0"},
 		{"huge duration", "redis://h?write_timeout=99999999999999999", "write_timeout: must be more than 0 and at most 1h"},
-		{"bad pool size", "redis://h?pool_size=" + secret, "pool_size must be a whole number"},
+		{"bad pool size", "redis://h?pool_size=" + testPassword, "pool_size must be a whole number"},
 		{"zero pool size", "redis://h?pool_size=0", "pool_size must be a whole number"},
 		{"bad query encoding", "redis://h?pool_size=%zz", "query string is malformed"},
 	}
@@ -159,7 +159,7 @@ func TestParseRedisURLErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %q does not say %q", err, tt.want)
 			}
-			if strings.Contains(strings.ToLower(err.Error()), strings.ToLower(secret)) {
+			if strings.Contains(strings.ToLower(err.Error()), strings.ToLower(testPassword)) {
 				t.Fatalf("error %q repeats the password", err)
 			}
 		})
@@ -286,8 +286,8 @@ func startWithPassword(t *testing.T, password string) *redistest.Server {
 }
 
 func TestOpenRedisURLSingleNode(t *testing.T) {
-	s := startWithPassword(t, secret)
-	conn := openForTest(t, "redis://:"+secret+"@"+s.Addr()+"/2", "", false)
+	s := startWithPassword(t, testPassword)
+	conn := openForTest(t, "redis://:"+testPassword+"@"+s.Addr()+"/2", "", false)
 	if _, ok := conn.Client.(*redis.Client); !ok {
 		t.Fatalf("client is %T, want *redis.Client", conn.Client)
 	}
@@ -311,14 +311,14 @@ func TestOpenRedisURLSingleNode(t *testing.T) {
 
 func TestOpenRedisWrongPassword(t *testing.T) {
 	s := startWithPassword(t, "right-one")
-	_, err := openRedis(context.Background(), "redis://:"+secret+"@"+s.Addr(), "", false, quietLogger())
+	_, err := openRedis(context.Background(), "redis://:"+testPassword+"@"+s.Addr(), "", false, quietLogger())
 	if err == nil {
 		t.Fatal("openRedis with a wrong password succeeded")
 	}
 	if !strings.Contains(err.Error(), "not reachable") || !strings.Contains(err.Error(), s.Addr()) {
 		t.Fatalf("error %q does not say which Redis failed", err)
 	}
-	if strings.Contains(err.Error(), secret) {
+	if strings.Contains(err.Error(), testPassword) {
 		t.Fatalf("error %q repeats the password", err)
 	}
 }
@@ -373,23 +373,23 @@ func TestOpenRedisCluster(t *testing.T) {
 }
 
 func TestOpenRedisSentinel(t *testing.T) {
-	master := startWithPassword(t, secret)
-	sentinel := startSentinel(t, master, secret, "sentinel-pw")
+	master := startWithPassword(t, testPassword)
+	sentinel := startSentinel(t, master, testPassword, "sentinel-pw")
 	u := fmt.Sprintf("redis-sentinel://:%s@%s/1?master=keelmaster&sentinel_password=%s",
-		secret, sentinel, url.QueryEscape("sentinel-pw"))
+		testPassword, sentinel, url.QueryEscape("sentinel-pw"))
 	conn := openForTest(t, u, "", false)
 	roundTrip(t, conn.Client, "via-sentinel")
-	direct := redis.NewClient(&redis.Options{Addr: master.Addr(), Password: secret, DB: 1})
+	direct := redis.NewClient(&redis.Options{Addr: master.Addr(), Password: testPassword, DB: 1})
 	defer direct.Close()
 	if got := direct.Get(context.Background(), "via-sentinel").Val(); got != "v-via-sentinel" {
 		t.Fatalf("key written through Sentinel not on the master's db 1: %q", got)
 	}
 
 	// Wrong Sentinel password: no master can be found.
-	bad := fmt.Sprintf("redis-sentinel://:%s@%s?master=keelmaster&sentinel_password=wrong", secret, sentinel)
+	bad := fmt.Sprintf("redis-sentinel://:%s@%s?master=keelmaster&sentinel_password=wrong", testPassword, sentinel)
 	if _, err := openRedis(context.Background(), bad, "", false, quietLogger()); err == nil {
 		t.Fatal("openRedis with a wrong sentinel password succeeded")
-	} else if strings.Contains(err.Error(), secret) {
+	} else if strings.Contains(err.Error(), testPassword) {
 		t.Fatalf("error %q repeats the password", err)
 	}
 }

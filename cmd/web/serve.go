@@ -18,6 +18,7 @@ import (
 	"github.com/keelhq/keel/demo"
 	"github.com/keelhq/keel/handlers"
 	"github.com/keelhq/keel/internal/telemetry"
+	"github.com/keelhq/keel/secret"
 	"github.com/keelhq/keel/store"
 )
 
@@ -62,6 +63,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := firstRun(ctx, st, cfg, stdout, logger); err != nil {
 		return err
 	}
+	sealer, err := openSecrets(ctx, st, cfg, logger)
+	if err != nil {
+		return err
+	}
 	if cfg.Demo {
 		loaded, err := demo.Load(ctx, st)
 		if err != nil {
@@ -87,8 +92,25 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	go func() { _ = hub.Run(bg) }()
-	go srv.MonitorStore(bg)
 	holder := hostID()
+	go srv.MonitorStore(bg)
+	go srv.InvalidateCaches(bg)
+	go reloadKeysOnRotation(bg, hub, sealer, logger)
+	go st.RunExclusive(bg, "config-expiry", holder, time.Second, func(ctx context.Context) error {
+		envs, err := st.ListEnvironments(ctx)
+		if err != nil {
+			return err
+		}
+		names := make([]string, len(envs))
+		for i, e := range envs {
+			names[i] = e.Name
+		}
+		n, err := st.SweepExpiredConfigs(ctx, names, time.Now())
+		if n > 0 {
+			logger.Info("expired config keys removed", "count", n)
+		}
+		return err
+	}, logger)
 	go st.RunExclusive(bg, "audit-retention", holder, time.Hour, func(ctx context.Context) error {
 		set, err := st.GetSettings(ctx)
 		if err != nil {
@@ -167,6 +189,44 @@ func firstRun(ctx context.Context, st *store.Store, cfg config, stdout io.Writer
 		fmt.Fprintf(stdout, "\n  Created user \"admin\" with password: %s\n  (shown once; change it under Account after signing in)\n\n", pw)
 	}
 	return nil
+}
+
+// openSecrets loads the master key (KEEL_MASTER_KEY, or the key file under
+// the data directory, created on first run) and the data keys it wraps, and
+// installs the sealer of secret values.
+func openSecrets(ctx context.Context, st *store.Store, cfg config, logger *slog.Logger) (*store.KeyringSealer, error) {
+	kek, source, err := secret.LoadMasterKey(cfg.MasterKey, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	sealer, err := st.OpenSecrets(ctx, kek)
+	if err != nil {
+		return nil, err
+	}
+	st.SetSealer(sealer)
+	logger.Info("secrets ready", "master_key", source, "data_key", sealer.Keyring().Current())
+	return sealer, nil
+}
+
+// reloadKeysOnRotation picks up data keys that another Keel process made.
+func reloadKeysOnRotation(ctx context.Context, hub *store.Hub, sealer *store.KeyringSealer, logger *slog.Logger) {
+	events, cancel := hub.Subscribe()
+	defer cancel()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			if ev.Topic == "secrets" {
+				if err := sealer.Reload(ctx); err != nil {
+					logger.Warn("reloading data keys", "err", err.Error())
+				}
+			}
+		}
+	}
 }
 
 // hostID names this process for leases.

@@ -4,7 +4,9 @@
 package archtest
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -20,6 +22,12 @@ var forbidden = map[string][]string{
 	"redisproc":          {"store", "views", "handlers", "auth"},
 	"handlers":           {"redisproc", "demo"},
 	"internal/telemetry": {"store", "views", "handlers", "auth"},
+	// Domain packages: plain values in, plain values out.
+	"config": {"store", "views", "handlers", "auth", "secret", "schema", "github.com/labstack/echo", "github.com/redis/go-redis", "net/http"},
+	"secret": {"store", "views", "handlers", "auth", "config", "schema", "github.com/labstack/echo", "github.com/redis/go-redis", "net/http"},
+	"schema": {"store", "views", "handlers", "auth", "config", "secret", "github.com/labstack/echo", "github.com/redis/go-redis", "net/http"},
+	// The SDK applications import: the standard library only.
+	"sdk": {"store", "views", "handlers", "auth", "config", "secret", "schema", "github.com/labstack/echo", "github.com/redis/go-redis", "github.com/a-h/templ"},
 }
 
 func deps(t *testing.T, pkg string) []string {
@@ -31,13 +39,20 @@ func deps(t *testing.T, pkg string) []string {
 	return strings.Fields(string(out))
 }
 
+// isLocal reports whether name is a package of this module (a directory at
+// the module root) rather than a standard-library or third-party path.
+func isLocal(name string) bool {
+	fi, err := os.Stat(filepath.Join("..", "..", name))
+	return err == nil && fi.IsDir()
+}
+
 func TestDependencyDirection(t *testing.T) {
 	for pkg, bad := range forbidden {
 		t.Run(pkg, func(t *testing.T) {
 			for _, d := range deps(t, pkg) {
 				for _, b := range bad {
 					target := b
-					if !strings.Contains(b, ".") {
+					if isLocal(b) {
 						target = mod + b
 					}
 					if d == target || strings.HasPrefix(d, target+"/") {

@@ -1,0 +1,65 @@
+package store
+
+import (
+	"context"
+	"errors"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// EffectiveConfig returns the value applications in chain[0] receive for
+// one key: the nearest environment of the chain that holds it wins.
+// ErrNotFound when none does. One pipelined round trip.
+func (s *Store) EffectiveConfig(ctx context.Context, chain []string, key string) (EffectiveEntry, error) {
+	if err := checkChain(chain); err != nil {
+		return EffectiveEntry{}, err
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.StringCmd, len(chain))
+	for i, env := range chain {
+		cmds[i] = pipe.HGet(ctx, s.cfgEntriesKey(env), key)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return EffectiveEntry{}, wrap(err)
+	}
+	for i, env := range chain {
+		raw, err := cmds[i].Result()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			return EffectiveEntry{}, wrap(err)
+		}
+		e, err := parseEntry(key, raw)
+		if err != nil {
+			return EffectiveEntry{}, err
+		}
+		return EffectiveEntry{ConfigEntry: e.entry(env, key), SourceEnv: env}, nil
+	}
+	return EffectiveEntry{}, ErrNotFound
+}
+
+// ConfigPositions returns, for each environment of chain, the id of its
+// latest change ("0-0" when none): where a watcher starts following after
+// reading a snapshot. Read it before the snapshot, so nothing falls between.
+func (s *Store) ConfigPositions(ctx context.Context, chain []string) (map[string]string, error) {
+	if err := checkChain(chain); err != nil {
+		return nil, err
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.XMessageSliceCmd, len(chain))
+	for i, env := range chain {
+		cmds[i] = pipe.XRevRangeN(ctx, s.cfgChangesKey(env), "+", "-", 1)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, wrap(err)
+	}
+	out := make(map[string]string, len(chain))
+	for i, env := range chain {
+		out[env] = "0-0"
+		if msgs := cmds[i].Val(); len(msgs) > 0 {
+			out[env] = msgs[0].ID
+		}
+	}
+	return out, nil
+}
