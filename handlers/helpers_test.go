@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"io"
 	"log/slog"
 	"net/http"
@@ -49,6 +50,13 @@ func newTestEnvOn(t *testing.T, st *store.Store, opts ...envOption) *testEnv {
 	if _, err := st.EnsureDefaultEnvironments(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// One master key per store, so two servers over one store agree.
+	kek := sha256.Sum256([]byte("test master key " + st.Prefix()))
+	sealer, err := st.OpenSecrets(ctx, kek[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.SetSealer(sealer)
 	cfg := auth.SessionConfig{}
 	for _, o := range opts {
 		o(&cfg)
