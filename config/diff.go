@@ -78,8 +78,9 @@ func WordDiff(a, b string) []Op {
 	return reorderChanges(ops)
 }
 
-// reorderChanges makes every run of non-equal ops one delete followed by
-// one insert.
+// reorderChanges makes every changed region one deletion followed by one
+// insertion. White space alone between two changes joins them ("a b" →
+// "c d" reads as one change, not two).
 func reorderChanges(ops []Op) []Op {
 	out := ops[:0:0]
 	for i := 0; i < len(ops); {
@@ -89,12 +90,20 @@ func reorderChanges(ops []Op) []Op {
 			continue
 		}
 		var del, ins strings.Builder
-		for ; i < len(ops) && ops[i].Kind != OpEqual; i++ {
-			if ops[i].Kind == OpDelete {
-				del.WriteString(ops[i].Text)
+		for i < len(ops) {
+			op := ops[i]
+			if op.Kind == OpEqual {
+				if i+1 == len(ops) || strings.TrimSpace(op.Text) != "" {
+					break
+				}
+				del.WriteString(op.Text)
+				ins.WriteString(op.Text)
+			} else if op.Kind == OpDelete {
+				del.WriteString(op.Text)
 			} else {
-				ins.WriteString(ops[i].Text)
+				ins.WriteString(op.Text)
 			}
+			i++
 		}
 		if del.Len() > 0 {
 			out = append(out, Op{Kind: OpDelete, Text: del.String()})

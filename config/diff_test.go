@@ -29,6 +29,8 @@ func TestWordDiff(t *testing.T) {
 		{"json number", `"size": 10,`, `"size": 20,`, []Op{{OpEqual, `"size": `}, {OpDelete, "10"}, {OpInsert, "20"}, {OpEqual, ","}}},
 		{"unicode words", "日本語 テキスト", "日本語 text", []Op{{OpEqual, "日本語 "}, {OpDelete, "テキスト"}, {OpInsert, "text"}}},
 		{"moved word", "a b c", "b c a", []Op{{OpDelete, "a "}, {OpEqual, "b c"}, {OpInsert, " a"}}},
+		{"space between changes joins them", "set a b now", "set c d now", []Op{{OpEqual, "set "}, {OpDelete, "a b"}, {OpInsert, "c d"}, {OpEqual, " now"}}},
+		{"words between changes stay", "a x b", "c x d", []Op{{OpDelete, "a"}, {OpInsert, "c"}, {OpEqual, " x "}, {OpDelete, "b"}, {OpInsert, "d"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -105,7 +106,7 @@ func describeRune(r rune) string {
 	case '\r':
 		return "a carriage return"
 	}
-	if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || !printable(r) {
+	if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || !unicode.IsGraphic(r) {
 		return fmt.Sprintf("the character U+%04X", r)
 	}
 	return "'" + string(r) + "'"

@@ -8,11 +8,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 )
-
-func printable(r rune) bool { return unicode.IsGraphic(r) }
 
 // Normalize checks raw user text against a type and returns the canonical
 // stored text:

@@ -57,6 +57,7 @@ func TestNormalizeNumber(t *testing.T) {
 		{in: "1e+", err: "not a number"},
 		{in: "--1", err: "not a number"},
 		{in: "1,000", err: "not a number"},
+		{in: strings.Repeat("9", 39) + "x" + strings.Repeat("9", 10), err: `"` + strings.Repeat("9", 39) + `x…" is not a number`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

@@ -22,9 +22,23 @@ var Users = []struct{ Name, Role string }{
 	{"carol", "viewer"},
 }
 
-// Load adds the demo data when the store holds no more than the first admin.
-// It reports whether it loaded anything.
+// Load adds each part of the demo data whose feature holds nothing yet:
+// people, environments and a token when the store holds no more than the
+// first admin; configuration when there is none. It reports whether it
+// loaded anything. The store needs its secrets sealer.
 func Load(ctx context.Context, st *store.Store) (bool, error) {
+	people, err := loadPeople(ctx, st)
+	if err != nil {
+		return false, err
+	}
+	configs, err := loadConfigs(ctx, st)
+	if err != nil {
+		return false, err
+	}
+	return people || configs, nil
+}
+
+func loadPeople(ctx context.Context, st *store.Store) (bool, error) {
 	n, err := st.CountUsers(ctx)
 	if err != nil {
 		return false, err
