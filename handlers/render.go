@@ -129,6 +129,9 @@ func navFor(p *auth.Principal, route string) []views.NavItem {
 		perm              auth.Permission
 	}{
 		{"Overview", "/", "home", auth.PermRead},
+		{"Configs", "/configs", "sliders", auth.PermRead},
+		{"Compare", "/compare", "compare", auth.PermRead},
+		{"Schemas", "/schemas", "schema", auth.PermRead},
 		{"Environments", "/environments", "layers", auth.PermRead},
 		{"Audit", "/audit", "list", auth.PermRead},
 		{"Users", "/users", "users", auth.PermManageUsers},

@@ -63,3 +63,41 @@ func (s *Store) ConfigPositions(ctx context.Context, chain []string) (map[string
 	}
 	return out, nil
 }
+
+// EffectiveConfigsFor returns, for some keys, the values applications in
+// chain[0] receive (absent keys are left out): one pipelined round trip.
+func (s *Store) EffectiveConfigsFor(ctx context.Context, chain []string, keys []string) (map[string]EffectiveEntry, error) {
+	if err := checkChain(chain); err != nil {
+		return nil, err
+	}
+	out := make(map[string]EffectiveEntry, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.SliceCmd, len(chain))
+	for i, env := range chain {
+		cmds[i] = pipe.HMGet(ctx, s.cfgEntriesKey(env), keys...)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, wrap(err)
+	}
+	for i, env := range chain {
+		vals := cmds[i].Val()
+		for j, key := range keys {
+			if _, done := out[key]; done || j >= len(vals) {
+				continue
+			}
+			raw, ok := vals[j].(string)
+			if !ok {
+				continue
+			}
+			e, err := parseEntry(key, raw)
+			if err != nil {
+				return nil, err
+			}
+			out[key] = EffectiveEntry{ConfigEntry: e.entry(env, key), SourceEnv: env}
+		}
+	}
+	return out, nil
+}

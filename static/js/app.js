@@ -431,3 +431,255 @@
 
   window.keel = { toast: showToast };
 })();
+
+// Configuration screens: the value control that follows the chosen type,
+// code textareas that indent, JSON formatting, hiding a revealed secret,
+// and selecting keys to promote. Same rules as above: no inline handlers,
+// everything delegated from the document.
+(() => {
+  "use strict";
+
+  // ---------- the value control follows the type ----------
+  const kindOf = (type) => (type === "json" || type === "secret" || type === "boolean" ? type : "text");
+
+  function valueControl(box) {
+    return box.querySelector("input, select, textarea");
+  }
+
+  function switchValueKind(select, transfer) {
+    const field = select.form?.querySelector("[data-value-field]");
+    if (!field) return;
+    const want = kindOf(select.value);
+    let from = null;
+    field.querySelectorAll("[data-value-kind]").forEach((box) => {
+      if (!box.hidden) from = box;
+    });
+    field.querySelectorAll("[data-value-kind]").forEach((box) => {
+      const on = box.dataset.valueKind === want;
+      box.hidden = !on;
+      const c = valueControl(box);
+      if (c) c.disabled = !on;
+    });
+    if (!transfer || !from || from.dataset.valueKind === want) return;
+    const src = valueControl(from);
+    const dst = valueControl(field.querySelector(`[data-value-kind="${want}"]`));
+    if (!src || !dst || from.dataset.valueKind === "secret" || want === "secret") return;
+    const v = src.value;
+    const parsed = (() => {
+      try {
+        return JSON.parse(v);
+      } catch {
+        return undefined;
+      }
+    })();
+    if (want === "boolean") {
+      if (v === "true" || v === "false") dst.value = v;
+    } else if (want === "json") {
+      // Only an object or array is a json value; keep anything else out.
+      if (parsed !== null && typeof parsed === "object") dst.value = JSON.stringify(parsed, null, 2);
+      else if (from.dataset.valueKind === "text" && v.trim().startsWith("{")) dst.value = v;
+    } else if (from.dataset.valueKind === "json" && parsed !== undefined && dst instanceof HTMLInputElement) {
+      dst.value = JSON.stringify(parsed); // one line for a one-line input
+    } else if (from.dataset.valueKind !== "boolean" || dst.value === "") {
+      dst.value = v;
+    }
+  }
+
+  document.addEventListener("change", (e) => {
+    const el = e.target;
+    if (el instanceof HTMLSelectElement && el.hasAttribute("data-value-type")) switchValueKind(el, true);
+    if (el instanceof HTMLInputElement && el.type === "checkbox") updateSelection(el);
+  });
+
+  // ---------- code textareas ----------
+  const INDENT = "  ";
+
+  function insertText(el, text) {
+    el.focus();
+    // execCommand keeps the browser's undo history; setRangeText is the fallback.
+    if (!document.execCommand || !document.execCommand("insertText", false, text)) {
+      el.setRangeText(text, el.selectionStart, el.selectionEnd, "end");
+      el.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+  }
+
+  function lineStart(value, pos) {
+    return value.lastIndexOf("\n", pos - 1) + 1;
+  }
+
+  function indentLines(el, outdent) {
+    const v = el.value;
+    const start = lineStart(v, el.selectionStart);
+    let end = el.selectionEnd;
+    if (end > start && v[end - 1] === "\n") end--;
+    const block = v.slice(start, end);
+    const lines = block.split("\n");
+    const changed = lines
+      .map((l) => (outdent ? l.replace(/^ {1,2}|^\t/, "") : INDENT + l))
+      .join("\n");
+    el.setSelectionRange(start, end);
+    insertText(el, changed);
+    el.setSelectionRange(start, start + changed.length);
+  }
+
+  document.addEventListener("keydown", (e) => {
+    const el = e.target;
+    if (!(el instanceof HTMLTextAreaElement) || !el.hasAttribute("data-code") || el.readOnly || el.disabled) return;
+    if (e.key === "Escape") {
+      el._keelTabOut = true; // the next Tab leaves the field
+      return;
+    }
+    if (e.key === "Tab" && !e.ctrlKey && !e.altKey && !e.metaKey) {
+      if (el._keelTabOut) {
+        el._keelTabOut = false;
+        return;
+      }
+      e.preventDefault();
+      const multi = el.value.slice(el.selectionStart, el.selectionEnd).includes("\n");
+      if (e.shiftKey || multi) indentLines(el, e.shiftKey);
+      else insertText(el, INDENT);
+      return;
+    }
+    el._keelTabOut = false;
+    if (e.key === "Enter" && !e.shiftKey && !e.ctrlKey && !e.altKey && !e.metaKey && !e.isComposing) {
+      const v = el.value;
+      const pos = el.selectionStart;
+      const indent = /^[ \t]*/.exec(v.slice(lineStart(v, pos), pos))[0];
+      const before = v.slice(0, pos).trimEnd().slice(-1);
+      const after = v.slice(el.selectionEnd).trimStart()[0];
+      e.preventDefault();
+      if ((before === "{" || before === "[") && (after === "}" || after === "]")) {
+        insertText(el, `\n${indent}${INDENT}\n${indent}`);
+        const caret = pos + 1 + indent.length + INDENT.length;
+        el.setSelectionRange(caret, caret);
+      } else if (before === "{" || before === "[") {
+        insertText(el, `\n${indent}${INDENT}`);
+      } else {
+        insertText(el, `\n${indent}`);
+      }
+    }
+  });
+
+  document.addEventListener("focusout", (e) => {
+    if (e.target instanceof HTMLTextAreaElement) e.target._keelTabOut = false;
+  });
+
+  // Put the caret where the server found a JSON syntax error.
+  function placeErrorCaret(el) {
+    if (el._keelCaret) return;
+    el._keelCaret = true;
+    const line = parseInt(el.getAttribute("data-error-line"), 10);
+    const col = parseInt(el.getAttribute("data-error-column"), 10) || 1;
+    if (!(line > 0)) return;
+    const lines = el.value.split("\n");
+    let pos = 0;
+    for (let i = 0; i < Math.min(line - 1, lines.length); i++) pos += lines[i].length + 1;
+    pos = Math.min(pos + col - 1, el.value.length);
+    el.focus({ preventScroll: false });
+    el.setSelectionRange(pos, pos);
+  }
+
+  // ---------- clicks ----------
+  const LOCK = ["M5 11h14a1 1 0 0 1 1 1v8a1 1 0 0 1-1 1H5a1 1 0 0 1-1-1v-8a1 1 0 0 1 1-1z", "M8 11V7a4 4 0 1 1 8 0v4"];
+
+  function maskedSecret() {
+    const ns = "http://www.w3.org/2000/svg";
+    const span = document.createElement("span");
+    span.id = "secret-value";
+    span.className = "secret-value";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("class", "icon");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    for (const d of LOCK) {
+      const p = document.createElementNS(ns, "path");
+      p.setAttribute("d", d);
+      svg.appendChild(p);
+    }
+    const code = document.createElement("code");
+    code.className = "secret-text";
+    code.textContent = "••••";
+    const sr = document.createElement("span");
+    sr.className = "sr-only";
+    sr.textContent = "(hidden)";
+    span.append(svg, code, sr);
+    return span;
+  }
+
+  document.addEventListener("click", (e) => {
+    const el = e.target instanceof Element ? e.target : null;
+    if (!el) return;
+
+    const fmt = el.closest("[data-json-format]");
+    if (fmt) {
+      const ta = document.querySelector(fmt.getAttribute("data-json-format"));
+      if (!ta || ta.disabled || ta.value.trim() === "") return;
+      try {
+        const pretty = JSON.stringify(JSON.parse(ta.value), null, 2);
+        ta.select();
+        insertText(ta, pretty);
+      } catch (err) {
+        window.keel?.toast("error", `Not valid JSON: ${err.message}`);
+      }
+      return;
+    }
+
+    const hide = el.closest("[data-secret-hide]");
+    if (hide) {
+      const revealed = hide.closest("#secret-value");
+      if (revealed) {
+        const form = revealed.closest("form");
+        revealed.replaceWith(maskedSecret());
+        form?.querySelector(".reveal-btn")?.focus();
+      }
+    }
+  });
+
+  // ---------- selecting keys to promote ----------
+  function updateSelection(changed) {
+    const form = changed?.closest("form[data-selection]");
+    if (!form) return;
+    if (changed.hasAttribute("data-select-all")) {
+      const scope = changed.closest("section") || form;
+      scope.querySelectorAll('input[type="checkbox"][name="keys"]').forEach((c) => {
+        c.checked = changed.checked;
+      });
+    }
+    refreshSelection(form);
+  }
+
+  function refreshSelection(form) {
+    const boxes = [...form.querySelectorAll('input[type="checkbox"][name="keys"]')];
+    const n = boxes.filter((c) => c.checked).length;
+    form.querySelectorAll("[data-selected-count]").forEach((s) => {
+      s.textContent = n === 0 ? "Select keys" : n === 1 ? "1 key selected" : `${n} keys selected`;
+    });
+    form.querySelectorAll("[data-needs-selection]").forEach((b) => {
+      b.disabled = n === 0;
+    });
+    form.querySelectorAll("[data-select-all]").forEach((all) => {
+      const scope = all.closest("section") || form;
+      const mine = [...scope.querySelectorAll('input[type="checkbox"][name="keys"]')];
+      const on = mine.filter((c) => c.checked).length;
+      all.checked = mine.length > 0 && on === mine.length;
+      all.indeterminate = on > 0 && on < mine.length;
+    });
+  }
+
+  // ---------- new content ----------
+  function enhance(node) {
+    if (node.nodeType !== 1) return;
+    const each = (sel, f) => {
+      if (node.matches(sel)) f(node);
+      node.querySelectorAll(sel).forEach(f);
+    };
+    each("select[data-value-type]", (s) => switchValueKind(s, false));
+    each("textarea[data-error-line]", placeErrorCaret);
+    each("form[data-selection]", refreshSelection);
+  }
+
+  new MutationObserver((records) => {
+    for (const r of records) r.addedNodes.forEach(enhance);
+  }).observe(document.body, { childList: true, subtree: true });
+  enhance(document.body);
+})();
