@@ -114,6 +114,11 @@ type revealBody struct {
 	Value string `json:"value"`
 }
 
+type promotionsBody struct {
+	Promotions     []promotionJSON `json:"promotions"`
+	ChangeRequests []promotionJSON `json:"change_requests"`
+}
+
 var auditQuery = []string{"actor", "action", "target", "env", "since", "until", "cursor", "limit", "format"}
 
 var (
@@ -147,6 +152,11 @@ var (
 	docImport            = APIDoc{Summary: "Import a JSON, YAML or .env document (body) all-or-nothing; dry_run=1 previews", Tag: "configs", Response: importBody{}, Query: []string{"format", "dry_run"}}
 	docExport            = APIDoc{Summary: "Export an environment's own values (reveal=1 includes secrets: admins, audited)", Tag: "configs", Query: []string{"format", "reveal"}}
 	docCompare           = APIDoc{Summary: "Compare what two environments deliver", Tag: "configs", Response: compareBody{}, Query: []string{"from", "to", "prefix", "tag"}}
+	docPromote           = APIDoc{Summary: "Promote keys (empty: every difference) from one environment to another; 201 with the applied promotion, or 202 with the change request opened where the target requires approval", Tag: "promotions", Request: promotionBody{}, Response: promotionJSON{}, Status: http.StatusCreated}
+	docListPromotions    = APIDoc{Summary: "Applied promotions and change requests", Tag: "promotions", Response: promotionsBody{}}
+	docGetChangeRequest  = APIDoc{Summary: "One promotion or change request", Tag: "promotions", Response: promotionJSON{}}
+	docApprove           = APIDoc{Summary: "Approve and apply a change request (a publisher other than its author; a stale request answers 409)", Tag: "promotions", Request: reviewBody{}, Response: promotionJSON{}}
+	docReject            = APIDoc{Summary: "Reject a change request with a comment", Tag: "promotions", Request: reviewBody{}, Response: promotionJSON{}}
 	docListSchemas       = APIDoc{Summary: "List configuration schemas", Tag: "schemas", Response: schemasBody{}}
 	docGetSchema         = APIDoc{Summary: "Get the schema of a key or pattern (URL-escaped)", Tag: "schemas", Response: schemaJSON{}}
 	docPutSchema         = APIDoc{Summary: "Attach a JSON Schema (2020-12) to a key or pattern; 409 lists values that would break unless confirm is true", Tag: "schemas", Request: schemaPutBody{}, Response: schemaJSON{}}

@@ -131,6 +131,7 @@ func navFor(p *auth.Principal, route string) []views.NavItem {
 		{"Overview", "/", "home", auth.PermRead},
 		{"Configs", "/configs", "sliders", auth.PermRead},
 		{"Compare", "/compare", "compare", auth.PermRead},
+		{"Promotions", "/promotions", "promote", auth.PermRead},
 		{"Schemas", "/schemas", "schema", auth.PermRead},
 		{"Environments", "/environments", "layers", auth.PermRead},
 		{"Audit", "/audit", "list", auth.PermRead},

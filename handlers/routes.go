@@ -53,6 +53,7 @@ func (s *Server) routeTable() []Route {
 		write    = auth.PermWrite
 		schemas  = auth.PermManageSchemas
 		reveal   = auth.PermRevealSecrets
+		approve  = auth.PermApprove
 	)
 	return []Route{
 		// Operations and assets.
@@ -121,6 +122,14 @@ func (s *Server) routeTable() []Route {
 		page(http.MethodPost, "/import/apply", write, s.ImportApply),
 		page(http.MethodGet, "/export", read, s.ExportPage),
 
+		page(http.MethodPost, "/promote/preview", write, s.PromotePreview),
+		page(http.MethodPost, "/promote", write, s.Promote),
+		page(http.MethodGet, "/promotions", read, s.PromotionsPage),
+		page(http.MethodGet, "/change-requests/:id", read, s.ChangeRequestPage),
+		page(http.MethodPost, "/change-requests/:id/approve", approve, s.ApproveChangeRequest),
+		page(http.MethodPost, "/change-requests/:id/reject", approve, s.RejectChangeRequest),
+		page(http.MethodPost, "/change-requests/:id/refresh", write, s.RefreshChangeRequest),
+
 		page(http.MethodGet, "/audit", read, s.AuditLog),
 		page(http.MethodGet, "/audit/rows", read, s.AuditRows),
 		page(http.MethodGet, "/audit/export", read, s.ExportAudit),
@@ -159,6 +168,11 @@ func (s *Server) routeTable() []Route {
 		api(http.MethodPost, "/envs/:env/import", write, docImport, s.APIImport),
 		api(http.MethodGet, "/envs/:env/export", read, docExport, s.APIExport),
 		api(http.MethodGet, "/compare", read, docCompare, s.APICompare),
+		api(http.MethodPost, "/promotions", write, docPromote, s.APIPromote),
+		api(http.MethodGet, "/promotions", read, docListPromotions, s.APIListPromotions),
+		api(http.MethodGet, "/change-requests/:id", read, docGetChangeRequest, s.APIGetChangeRequest),
+		api(http.MethodPost, "/change-requests/:id/approve", approve, docApprove, s.APIApproveChangeRequest),
+		api(http.MethodPost, "/change-requests/:id/reject", approve, docReject, s.APIRejectChangeRequest),
 		api(http.MethodGet, "/schemas", read, docListSchemas, s.APIListSchemas),
 		api(http.MethodGet, "/schemas/:pattern", read, docGetSchema, s.APIGetSchema),
 		api(http.MethodPut, "/schemas/:pattern", schemas, docPutSchema, s.APIPutSchema),

@@ -531,10 +531,41 @@ type configChange struct {
 
 // applyConfigs is ApplyConfigs for any action, including "expire".
 func (s *Store) applyConfigs(ctx context.Context, a Actor, env, action string, writes []ConfigWrite) ([]ConfigEntry, error) {
+	return s.applyConfigsWith(ctx, a, env, action, writes, nil)
+}
+
+// applyHook joins a caller's own reads and writes to a config change, so
+// that they commit in the same MULTI/EXEC as the writes (a promotion and
+// its record, say). Every key it touches must be in the environment's
+// group.
+type applyHook struct {
+	// watch are the hook's keys to WATCH besides the entries and versions.
+	watch []string
+	// before runs once WATCH is set, before the entries are read: it reads
+	// what it needs through tx and may refuse the change. It runs again on
+	// every retry.
+	before func(tx *redis.Tx) error
+	// queue adds the hook's commands to the MULTI, after the writes; out is
+	// the result of every write, as ApplyConfigs returns it. With a hook
+	// the transaction runs even when no write changes anything.
+	queue func(pipe redis.Pipeliner, out []ConfigEntry)
+}
+
+// plannedConfig is one write that changes something, on its way into the
+// transaction.
+type plannedConfig struct {
+	op        *configOp
+	cur, next *storedEntry
+	version   int64
+	record    storedVersion
+}
+
+// applyConfigsWith is applyConfigs with an optional hook.
+func (s *Store) applyConfigsWith(ctx context.Context, a Actor, env, action string, writes []ConfigWrite, hook *applyHook) ([]ConfigEntry, error) {
 	if err := checkEnv(env); err != nil {
 		return nil, err
 	}
-	if len(writes) == 0 {
+	if len(writes) == 0 && hook == nil {
 		return nil, nil
 	}
 	ops, err := s.prepareConfigWrites(ctx, env, writes)
@@ -547,108 +578,44 @@ func (s *Store) applyConfigs(ctx context.Context, a Actor, env, action string, w
 	for i, op := range ops {
 		fields[i] = op.w.Key
 	}
+	watch := []string{entriesKey, versionsKey}
+	if hook != nil {
+		watch = append(watch, hook.watch...)
+	}
 	var out []ConfigEntry
 	var changes []configChange
-	err = s.change(ctx, tag, []string{entriesKey, versionsKey}, func(tx *redis.Tx) error {
-		out, changes = make([]ConfigEntry, len(ops)), nil
-		var curCmd, verCmd *redis.SliceCmd
-		if _, err := tx.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-			curCmd = pipe.HMGet(ctx, entriesKey, fields...)
-			verCmd = pipe.HMGet(ctx, versionsKey, fields...)
-			return nil
-		}); err != nil {
-			return err
-		}
-		curVals, verVals := curCmd.Val(), verCmd.Val()
-		now := s.clock()
-		type planned struct {
-			op        *configOp
-			cur, next *storedEntry
-			version   int64
-			record    storedVersion
-		}
-		var plan []planned
-		for i := range ops {
-			op := &ops[i]
-			w := op.w
-			var cur *storedEntry
-			if raw, ok := curVals[i].(string); ok {
-				e, err := parseEntry(w.Key, raw)
-				if err != nil {
-					return err
-				}
-				cur = &e
-			}
-			if err := checkConfigVersion(env, w, cur); err != nil {
+	err = s.change(ctx, tag, watch, func(tx *redis.Tx) error {
+		out, changes = nil, nil
+		if hook != nil && hook.before != nil {
+			if err := hook.before(tx); err != nil {
 				return err
 			}
-			if w.Delete && cur == nil {
-				out[i] = ConfigEntry{Env: env, Key: w.Key}
-				continue
-			}
-			last := int64(0)
-			if raw, ok := verVals[i].(string); ok {
-				last, _ = strconv.ParseInt(raw, 10, 64)
-			}
-			if cur != nil {
-				last = max(last, cur.N)
-			}
-			p := planned{op: op, cur: cur, version: last + 1}
-			rec := storedVersion{N: p.version, A: action, B: a.Name, U: now.UnixMilli(), C: w.Comment, P: last}
-			if w.Delete {
-				if action != actionExpire {
-					rec.A = actionDelete
-				}
-				p.record = rec
-				plan = append(plan, p)
-				out[i] = ConfigEntry{Env: env, Key: w.Key, Version: p.version, UpdatedAt: now, UpdatedBy: a.Name, Comment: w.Comment}
-				continue
-			}
-			value := op.value
-			if w.Type == config.TypeSecret && w.KeepSecret {
-				if cur == nil || cur.T != config.TypeSecret {
-					return Invalid(fieldFor(len(ops) == 1, w.Key, "value"), "there is no current secret value to keep; enter a value")
-				}
-				value = cur.V
-				if op.governing != nil {
-					if s.sealer == nil {
-						return Invalid(fieldFor(len(ops) == 1, w.Key, "value"), "Secrets need a master key.")
-					}
-					clear, err := s.openSecret(env, w.Key, value)
-					if err != nil {
-						return err
-					}
-					if msg := checkValue(op.governing, config.TypeSecret, clear); msg != "" {
-						return Invalid(fieldFor(len(ops) == 1, w.Key, "value"), msg)
-					}
-				}
-			}
-			next := storedEntry{T: w.Type, V: value, D: w.Description, G: op.tags,
-				N: p.version, U: now.UnixMilli(), B: a.Name, C: w.Comment}
-			if w.TTL > 0 {
-				next.X = now.Add(w.TTL).UnixMilli()
-			}
-			if cur != nil && cur.sameContent(next) {
-				out[i] = cur.entry(env, w.Key)
-				continue
-			}
-			p.next = &next
-			rec.T, rec.V, rec.D, rec.G = next.T, next.V, next.D, next.G
-			p.record = rec
-			plan = append(plan, p)
-			out[i] = next.entry(env, w.Key)
 		}
-		if len(plan) == 0 {
+		curVals, verVals, err := s.readConfigState(ctx, tx, env, fields)
+		if err != nil {
+			return err
+		}
+		var plan []plannedConfig
+		plan, out, err = s.planConfigOps(env, action, a, ops, curVals, verVals, s.clock())
+		if err != nil {
+			return err
+		}
+		if len(plan) == 0 && hook == nil {
 			return nil
 		}
-		_, err := tx.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+		_, err = tx.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
 			for _, p := range plan {
 				key := p.op.w.Key
 				s.queueConfigChange(ctx, pipe, env, key, p.cur, p.next, p.version, p.record)
 				auditAction := "config." + p.record.A
 				s.appendAudit(pipe, tag, a, auditAction, key, env, auditOf(p.cur), auditOf(p.next))
 			}
-			pipe.Incr(ctx, s.cfgRevKey(env))
+			if len(plan) > 0 {
+				pipe.Incr(ctx, s.cfgRevKey(env))
+			}
+			if hook != nil && hook.queue != nil {
+				hook.queue(pipe, out)
+			}
 			return nil
 		})
 		if err != nil {
@@ -664,6 +631,131 @@ func (s *Store) applyConfigs(ctx context.Context, a Actor, env, action string, w
 	}
 	s.configsChanged(ctx, env, changes, a)
 	return out, nil
+}
+
+// readConfigState reads the current entries and last version numbers of
+// keys (HMGET values: a string, or nil when absent) in one round trip.
+func (s *Store) readConfigState(ctx context.Context, c redis.Cmdable, env string, keys []string) (cur, ver []any, err error) {
+	if len(keys) == 0 {
+		return nil, nil, nil
+	}
+	var curCmd, verCmd *redis.SliceCmd
+	if _, err := c.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		curCmd = pipe.HMGet(ctx, s.cfgEntriesKey(env), keys...)
+		verCmd = pipe.HMGet(ctx, s.cfgVersionsKey(env), keys...)
+		return nil
+	}); err != nil {
+		return nil, nil, err
+	}
+	return curCmd.Val(), verCmd.Val(), nil
+}
+
+// planConfigOps checks validated ops against the current state (curVals and
+// verVals as readConfigState returns them) and works out what each writes:
+// the plan of the writes that change something and the result of every
+// write. A stale version gives a *ConfigConflict.
+func (s *Store) planConfigOps(env, action string, a Actor, ops []configOp, curVals, verVals []any, now time.Time) ([]plannedConfig, []ConfigEntry, error) {
+	out := make([]ConfigEntry, len(ops))
+	var plan []plannedConfig
+	for i := range ops {
+		op := &ops[i]
+		w := op.w
+		var cur *storedEntry
+		if raw, ok := curVals[i].(string); ok {
+			e, err := parseEntry(w.Key, raw)
+			if err != nil {
+				return nil, nil, err
+			}
+			cur = &e
+		}
+		if err := checkConfigVersion(env, w, cur); err != nil {
+			return nil, nil, err
+		}
+		if w.Delete && cur == nil {
+			out[i] = ConfigEntry{Env: env, Key: w.Key}
+			continue
+		}
+		last := int64(0)
+		if raw, ok := verVals[i].(string); ok {
+			last, _ = strconv.ParseInt(raw, 10, 64)
+		}
+		if cur != nil {
+			last = max(last, cur.N)
+		}
+		p := plannedConfig{op: op, cur: cur, version: last + 1}
+		rec := storedVersion{N: p.version, A: action, B: a.Name, U: now.UnixMilli(), C: w.Comment, P: last}
+		if w.Delete {
+			if action != actionExpire {
+				rec.A = actionDelete
+			}
+			p.record = rec
+			plan = append(plan, p)
+			out[i] = ConfigEntry{Env: env, Key: w.Key, Version: p.version, UpdatedAt: now, UpdatedBy: a.Name, Comment: w.Comment}
+			continue
+		}
+		value := op.value
+		if w.Type == config.TypeSecret && w.KeepSecret {
+			if cur == nil || cur.T != config.TypeSecret {
+				return nil, nil, Invalid(fieldFor(len(ops) == 1, w.Key, "value"), "there is no current secret value to keep; enter a value")
+			}
+			value = cur.V
+			if op.governing != nil {
+				if s.sealer == nil {
+					return nil, nil, Invalid(fieldFor(len(ops) == 1, w.Key, "value"), "Secrets need a master key.")
+				}
+				clear, err := s.openSecret(env, w.Key, value)
+				if err != nil {
+					return nil, nil, err
+				}
+				if msg := checkValue(op.governing, config.TypeSecret, clear); msg != "" {
+					return nil, nil, Invalid(fieldFor(len(ops) == 1, w.Key, "value"), msg)
+				}
+			}
+		}
+		next := storedEntry{T: w.Type, V: value, D: w.Description, G: op.tags,
+			N: p.version, U: now.UnixMilli(), B: a.Name, C: w.Comment}
+		if w.TTL > 0 {
+			next.X = now.Add(w.TTL).UnixMilli()
+		}
+		if cur != nil && cur.sameContent(next) {
+			out[i] = cur.entry(env, w.Key)
+			continue
+		}
+		p.next = &next
+		rec.T, rec.V, rec.D, rec.G = next.T, next.V, next.D, next.G
+		p.record = rec
+		plan = append(plan, p)
+		out[i] = next.entry(env, w.Key)
+	}
+	return plan, out, nil
+}
+
+// CheckConfigs validates writes to env exactly as ApplyConfigs does (key,
+// type, value, tags, TTL, description, comment, schema, and each Version
+// against the current entry) without writing anything: nil when
+// ApplyConfigs would accept them now, else the same *ValidationError or
+// *ConfigConflict. Previews use it.
+func (s *Store) CheckConfigs(ctx context.Context, env string, writes []ConfigWrite) error {
+	if err := checkEnv(env); err != nil {
+		return err
+	}
+	if len(writes) == 0 {
+		return nil
+	}
+	ops, err := s.prepareConfigWrites(ctx, env, writes)
+	if err != nil {
+		return err
+	}
+	fields := make([]string, len(ops))
+	for i, op := range ops {
+		fields[i] = op.w.Key
+	}
+	curVals, verVals, err := s.readConfigState(ctx, s.rdb, env, fields)
+	if err != nil {
+		return wrap(err)
+	}
+	_, _, err = s.planConfigOps(env, actionSet, System, ops, curVals, verVals, s.clock())
+	return err
 }
 
 // fieldFor names a ValidationError field: f for a single write, "<key>: f"

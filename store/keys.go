@@ -131,3 +131,27 @@ func (s *Store) currentDataKeyKey() string { return s.key(tagKeys, "current") }
 
 // rotationKey holds the state of a rotation in progress (target key id).
 func (s *Store) rotationKey() string { return s.key(tagKeys, "rotation") }
+
+// --- promotions and change requests ({cfg:<env>} of the target) ---
+//
+// A promotion or change request lives in its target environment's group, so
+// applying its values and recording it is one MULTI/EXEC.
+
+// cfgPromotionSeqKey numbers the promotions and change requests into env:
+// their ids are "<env>-<n>".
+func (s *Store) cfgPromotionSeqKey(env string) string { return s.key(cfgTag(env), "promotion-seq") }
+
+// cfgPromotionKey is the JSON record of one promotion or change request.
+func (s *Store) cfgPromotionKey(env, id string) string { return s.key(cfgTag(env), "promotion", id) }
+
+// cfgPromotionsKey is the zset of applied promotions (direct ones and
+// approved change requests) by time applied in Unix ms.
+func (s *Store) cfgPromotionsKey(env string) string { return s.key(cfgTag(env), "promotions") }
+
+// cfgRequestsKey is the zset of every change request by creation in Unix ms.
+func (s *Store) cfgRequestsKey(env string) string { return s.key(cfgTag(env), "requests") }
+
+// cfgPendingRequestsKey is the zset of the pending change requests.
+func (s *Store) cfgPendingRequestsKey(env string) string {
+	return s.key(cfgTag(env), "requests-pending")
+}
