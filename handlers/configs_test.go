@@ -410,3 +410,21 @@ func waitConnected(t *testing.T, cl *sdk.Client) {
 	}
 	t.Fatal("the SDK did not connect its watch")
 }
+
+func TestEnvironmentWithConfigCannotBeDeleted(t *testing.T) {
+	e := newTestEnv(t)
+	admin := e.apiClient(e.token("ops", auth.Admin, ""))
+	readBody(t, admin.json(http.MethodPost, "/api/v1/environments", `{"name":"tmp"}`))
+	mustPut(t, admin, "tmp", "a", `{"type":"string","value":"x"}`)
+	resp := admin.json(http.MethodDelete, "/api/v1/environments/tmp", "")
+	if ae := decode[apiErr](t, resp); resp.StatusCode != http.StatusConflict || !strings.Contains(ae.Error.Message, "1 configuration key") {
+		t.Fatalf("delete with configs: %d %+v", resp.StatusCode, ae)
+	}
+	resp = admin.json(http.MethodDelete, "/api/v1/envs/tmp/configs/a?version=1", "")
+	readBody(t, resp)
+	resp = admin.json(http.MethodDelete, "/api/v1/environments/tmp", "")
+	readBody(t, resp)
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("delete empty env: %d", resp.StatusCode)
+	}
+}

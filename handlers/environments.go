@@ -141,7 +141,7 @@ func (s *Server) UpdateEnvironment(c echo.Context) error {
 
 // DeleteEnvironment deletes an environment.
 func (s *Server) DeleteEnvironment(c echo.Context) error {
-	if err := s.st.DeleteEnvironment(c.Request().Context(), actor(c), c.Param("name")); err != nil {
+	if err := s.deleteEnvironment(c, c.Param("name")); err != nil {
 		return err
 	}
 	p, err := s.environmentsProps(c, views.EnvForm{Color: "#6366f1"})
@@ -246,8 +246,26 @@ func (s *Server) APIPatchEnvironment(c echo.Context) error {
 
 // APIDeleteEnvironment deletes an environment.
 func (s *Server) APIDeleteEnvironment(c echo.Context) error {
-	if err := s.st.DeleteEnvironment(c.Request().Context(), actor(c), c.Param("name")); err != nil {
+	if err := s.deleteEnvironment(c, c.Param("name")); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
+}
+
+// deleteEnvironment deletes an environment that holds no configuration: its
+// values live in their own Cluster slot, so they are not removed in the same
+// step, and deleting them by surprise would lose data.
+func (s *Server) deleteEnvironment(c echo.Context, name string) error {
+	ctx := c.Request().Context()
+	if _, err := s.st.GetEnvironment(ctx, name); err != nil {
+		return err
+	}
+	_, _, total, err := s.st.ListConfigs(ctx, name, store.ConfigQuery{Limit: 1})
+	if err != nil {
+		return err
+	}
+	if total > 0 {
+		return store.Conflictf("%s still holds %d configuration keys: delete them (or export them) first.", name, total)
+	}
+	return s.st.DeleteEnvironment(ctx, actor(c), name)
 }
