@@ -67,7 +67,8 @@ func (s *Server) ComparePage(c echo.Context) error {
 			}
 		}
 	}
-	return s.render(c, http.StatusOK, "Compare", views.CompareContent(p), nil)
+	body := views.CompareContent(p)
+	return s.render(c, http.StatusOK, "Compare", views.LiveRegion(c.Request().URL.RequestURI(), []string{"configs"}, body), body)
 }
 
 // --- schemas ---

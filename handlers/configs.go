@@ -109,8 +109,8 @@ func diffLines(t config.Type, a, b string) []views.DiffLine {
 
 // --- list ---
 
-func (s *Server) configsProps(c echo.Context) (views.ConfigsProps, error) {
-	chain, env, chip, err := s.pageEnv(c, c.QueryParam("env"), auth.PermRead)
+func (s *Server) configsProps(c echo.Context, envName string) (views.ConfigsProps, error) {
+	chain, env, chip, err := s.pageEnv(c, envName, auth.PermRead)
 	if err != nil {
 		return views.ConfigsProps{}, err
 	}
@@ -205,7 +205,7 @@ func hasTag(tags []string, tag string) bool {
 
 // ListConfigs shows an environment's configuration.
 func (s *Server) ListConfigs(c echo.Context) error {
-	p, err := s.configsProps(c)
+	p, err := s.configsProps(c, c.QueryParam("env"))
 	if err != nil {
 		return err
 	}
@@ -214,7 +214,7 @@ func (s *Server) ListConfigs(c echo.Context) error {
 
 // ConfigsTable is the table fragment (filters, live refresh).
 func (s *Server) ConfigsTable(c echo.Context) error {
-	p, err := s.configsProps(c)
+	p, err := s.configsProps(c, c.QueryParam("env"))
 	if err != nil {
 		return err
 	}
@@ -223,7 +223,7 @@ func (s *Server) ConfigsTable(c echo.Context) error {
 
 // ConfigsMore is the next page of rows.
 func (s *Server) ConfigsMore(c echo.Context) error {
-	p, err := s.configsProps(c)
+	p, err := s.configsProps(c, c.QueryParam("env"))
 	if err != nil {
 		return err
 	}
@@ -599,10 +599,7 @@ func (s *Server) afterTableChange(c echo.Context, env string) error {
 	if !isHTMX(c) {
 		return c.Redirect(http.StatusSeeOther, "/configs?env="+url.QueryEscape(env))
 	}
-	q := c.Request().URL.Query()
-	q.Set("env", env)
-	c.Request().URL.RawQuery = q.Encode()
-	p, err := s.configsProps(c)
+	p, err := s.configsProps(c, env)
 	if err != nil {
 		return err
 	}
@@ -634,7 +631,8 @@ func (s *Server) ConfigHistoryPage(c echo.Context) error {
 	for _, v := range hist {
 		p.Rows = append(p.Rows, historyRow(v, current))
 	}
-	return s.render(c, http.StatusOK, "History · "+key, views.HistoryContent(p), nil)
+	body := views.HistoryContent(p)
+	return s.render(c, http.StatusOK, "History · "+key, views.LiveRegion(c.Request().URL.RequestURI(), []string{"configs"}, body), body)
 }
 
 // ConfigDiffPage shows two versions of a key side by side.

@@ -53,7 +53,9 @@ type ConfigRow struct {
 }
 
 // ConfigFilter is the configs page's filter form. Inherited shows the
-// effective view: the environment's own keys and those it inherits.
+// effective view: the environment's own keys and those it inherits. The
+// form and URLs carry it inverted, as own=1 ("own keys only"), so the
+// effective view is the default of an environment with a parent.
 type ConfigFilter struct {
 	Prefix    string
 	Tag       string

@@ -7,6 +7,7 @@ import (
 
 	"github.com/a-h/templ"
 	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 )
 
 // secretClear is a secret's clear text. It is passed wherever a careless
@@ -79,7 +80,7 @@ func sampleConflict(secret bool) ConflictProps {
 		Theirs:        HistoryRow{Version: 12, Action: "set", Author: evilName, Time: t0, Type: "json", Value: `{"size":20}`},
 		Yours:         HistoryRow{Author: "alice", Type: "json", Value: `{"size":15}`},
 		TheirsVsYours: jsonLines(), BaseVsTheirs: jsonLines(),
-		Form:          ConfigForm{Env: "production", Key: "db.pool", Type: "json", Value: `{"size":15}`, Description: evilName, Version: 12, Comment: "mine"}}
+		Form: ConfigForm{Env: "production", Key: "db.pool", Type: "json", Value: `{"size":15}`, Description: evilName, Version: 12, Comment: "mine"}}
 	if secret {
 		for _, r := range []*HistoryRow{&p.Base, &p.Theirs, &p.Yours} {
 			r.Type, r.Value = "secret", secretClear
@@ -300,6 +301,23 @@ func TestConfigCSPAndSafety(t *testing.T) {
 	}
 }
 
+// renderIn renders a fragment that lives inside a <context> element (a
+// <tbody> inside a <table>) and parses it there.
+func renderIn(t *testing.T, c templ.Component, context string) *html.Node {
+	t.Helper()
+	out, _ := render(t, c)
+	ctx := &html.Node{Type: html.ElementNode, Data: context, DataAtom: atom.Lookup([]byte(context))}
+	nodes, err := html.ParseFragment(strings.NewReader(out), ctx)
+	if err != nil {
+		t.Fatalf("parse fragment: %v", err)
+	}
+	root := &html.Node{Type: html.ElementNode, Data: context, DataAtom: ctx.DataAtom}
+	for _, n := range nodes {
+		root.AppendChild(n)
+	}
+	return root
+}
+
 // inputsNamed returns the form controls of n with the given name.
 func inputsNamed(n *html.Node, name string) []*html.Node {
 	return findAll(n, func(i *html.Node) bool {
@@ -337,7 +355,7 @@ func TestConfigsPage(t *testing.T) {
 	}
 
 	f := mustTestID(t, doc, "configs-filter")
-	for k, want := range map[string]string{"method": "get", "action": "/configs", "hx-get": "/configs/table", "hx-target": "#configs-table", "hx-swap": "outerHTML"} {
+	for k, want := range map[string]string{"method": "get", "action": "/configs", "hx-get": "/configs", "hx-target": "#configs-table", "hx-swap": "outerHTML", "hx-push-url": "true"} {
 		if v, _ := attr(f, k); v != want {
 			t.Errorf("filter %s = %q, want %q", k, v, want)
 		}
@@ -348,15 +366,15 @@ func TestConfigsPage(t *testing.T) {
 	if hiddenValue(t, f, "env") != "production" || hiddenValue(t, f, "prefix") != "db." || hiddenValue(t, f, "tag") != "db" {
 		t.Errorf("filter does not keep its values")
 	}
-	if _, ok := attr(mustTestID(t, doc, "filter-inherited"), "checked"); !ok {
-		t.Errorf("inherited filter not checked")
+	if _, ok := attr(mustTestID(t, doc, "filter-own"), "checked"); ok {
+		t.Errorf("own-keys filter checked while inherited keys show")
 	}
 
 	wrap := findAll(doc, func(n *html.Node) bool { id, _ := attr(n, "id"); return id == "configs-table" })
 	if len(wrap) != 1 {
 		t.Fatalf("%d #configs-table", len(wrap))
 	}
-	if v, _ := attr(wrap[0], "hx-get"); v != "/configs/table?env=production&prefix=db.&tag=db&type=json&inherited=on" {
+	if v, _ := attr(wrap[0], "hx-get"); v != "/configs/table?env=production&prefix=db.&tag=db&type=json" {
 		t.Errorf("table hx-get = %q", v)
 	}
 	if v, _ := attr(wrap[0], "hx-trigger"); !strings.Contains(v, "keel:configs from:body") {
@@ -389,11 +407,15 @@ func TestConfigsPage(t *testing.T) {
 	}
 
 	ov := mustTestID(t, doc, "override-feature.search")
-	if a, _ := attr(ov.Parent, "action"); a != "/configs/override" || hiddenValue(t, ov.Parent, "key") != "feature.search" || hiddenValue(t, ov.Parent, "env") != "production" {
+	const filterQuery = "?prefix=db.&tag=db&type=json"
+	if a, _ := attr(ov.Parent, "action"); a != "/configs/override"+filterQuery || hiddenValue(t, ov.Parent, "key") != "feature.search" || hiddenValue(t, ov.Parent, "env") != "production" {
 		t.Errorf("override form action=%q", a)
 	}
+	if a, _ := attr(ov.Parent, "hx-target"); a != "#configs-table" {
+		t.Errorf("override hx-target = %q", a)
+	}
 	rm := mustTestID(t, doc, "remove-override-db.pool")
-	if a, _ := attr(rm.Parent, "hx-post"); a != "/configs/remove-override" {
+	if a, _ := attr(rm.Parent, "hx-post"); a != "/configs/remove-override"+filterQuery {
 		t.Errorf("remove override hx-post = %q", a)
 	}
 	if c, _ := attr(rm.Parent, "hx-confirm"); c == "" {
@@ -415,6 +437,18 @@ func TestConfigsPage(t *testing.T) {
 		t.Errorf("more hx-target = %q", v)
 	}
 
+	t.Run("own keys only", func(t *testing.T) {
+		p := sampleConfigs()
+		p.Filter.Inherited = false
+		_, doc := render(t, ConfigsContent(p))
+		if _, ok := attr(mustTestID(t, doc, "filter-own"), "checked"); !ok {
+			t.Errorf("own-keys filter not checked")
+		}
+		wrap := findAll(doc, func(n *html.Node) bool { id, _ := attr(n, "id"); return id == "configs-table" })[0]
+		if v, _ := attr(wrap, "hx-get"); !strings.HasSuffix(v, "&own=1") {
+			t.Errorf("table hx-get = %q", v)
+		}
+	})
 	t.Run("read-only", func(t *testing.T) {
 		p := sampleConfigs()
 		p.CanWrite = false
@@ -429,7 +463,7 @@ func TestConfigsPage(t *testing.T) {
 	t.Run("more", func(t *testing.T) {
 		p := sampleConfigs()
 		p.NextURL = ""
-		_, doc := render(t, ConfigsMore(p))
+		doc := renderIn(t, ConfigsMore(p), "table")
 		if byTestID(doc, "configs-more") != nil {
 			t.Errorf("load more without a next page")
 		}
@@ -452,8 +486,8 @@ func TestConfigsPage(t *testing.T) {
 		p := sampleConfigs()
 		p.Parent = ""
 		_, doc := render(t, ConfigsContent(p))
-		if byTestID(doc, "filter-inherited") != nil {
-			t.Errorf("inherited filter without a parent")
+		if byTestID(doc, "filter-own") != nil {
+			t.Errorf("own-keys filter without a parent")
 		}
 	})
 }
@@ -528,7 +562,7 @@ func TestConfigEdit(t *testing.T) {
 	if len(live) != 1 {
 		t.Fatalf("live notice not in the form")
 	}
-	if v, _ := attr(live[0], "hx-get"); v != "/configs/edit?env=production&key=db.pool&fragment=notice&version=12" {
+	if v, _ := attr(live[0], "hx-get"); v != "/configs/edit?env=production&key=db.pool&fragment=notice&seen=12" {
 		t.Errorf("notice hx-get = %q", v)
 	}
 	if v, _ := attr(live[0], "hx-trigger"); !strings.Contains(v, "keel:configs from:body") {
@@ -576,6 +610,9 @@ func TestConfigEdit(t *testing.T) {
 		}
 		if !strings.Contains(text(mustTestID(t, doc, "config-form")), "Leave empty to keep the current secret.") {
 			t.Errorf("keep-secret hint missing")
+		}
+		if hiddenValue(t, mustTestID(t, doc, "config-form"), "keep_secret") != "1" {
+			t.Errorf("keep_secret not sent")
 		}
 		r := mustTestID(t, doc, "reveal-db.password")
 		f := r.Parent
@@ -743,7 +780,11 @@ func TestHistoryAndDiff(t *testing.T) {
 	}
 	for _, name := range []string{"from", "to"} {
 		var checked []string
-		for _, r := range findAll(doc, func(n *html.Node) bool { nm, _ := attr(n, "name"); return n.Data == "input" && nm == name }) {
+		for _, r := range findAll(doc, func(n *html.Node) bool {
+			nm, _ := attr(n, "name")
+			tp, _ := attr(n, "type")
+			return n.Data == "input" && tp == "radio" && nm == name
+		}) {
 			if fm, _ := attr(r, "form"); fm != "history-diff" {
 				t.Errorf("%s radio not tied to the diff form", name)
 			}
@@ -1191,6 +1232,12 @@ func TestConfigHelpers(t *testing.T) {
 		if got := typeClass(typ); got != want {
 			t.Errorf("typeClass(%q) = %q", typ, got)
 		}
+	}
+	if got := valueError(ConfigForm{Errors: map[string]string{"value": "Bad JSON at line 2, column 4."}, ValueLine: 2, ValueColumn: 4}); got != "Bad JSON at line 2, column 4." {
+		t.Errorf("valueError repeats the position: %q", got)
+	}
+	if got := valueError(ConfigForm{Errors: map[string]string{"value": "Bad JSON."}, ValueLine: 2}); got != "Bad JSON. (line 2)" {
+		t.Errorf("valueError = %q", got)
 	}
 	if keysSummary([]string{"a", "b", "c", "d", "e"}, 3) != "a, b, c and 2 more" {
 		t.Errorf("keysSummary")
