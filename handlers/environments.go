@@ -89,6 +89,7 @@ func (s *Server) CreateEnvironment(c echo.Context) error {
 		return s.envFormFailed(c, f, ve.Fields)
 	}
 	_, err := s.st.CreateEnvironment(c.Request().Context(), actor(c), e)
+	s.consumer.environmentsChanged() // this process sees its own change at once
 	if errs := formError(err); errs != nil {
 		return s.envFormFailed(c, f, errs)
 	}
@@ -126,6 +127,7 @@ func (s *Server) UpdateEnvironment(c echo.Context) error {
 		e.Color, e.Parent, e.Order, e.Protected, e.RequireApproval = next.Color, next.Parent, next.Order, next.Protected, next.RequireApproval
 		return nil
 	})
+	s.consumer.environmentsChanged() // this process sees its own change at once
 	if errs := formError(err); errs != nil {
 		return s.envFormFailed(c, f, errs)
 	}
@@ -207,6 +209,7 @@ func (s *Server) APICreateEnvironment(c echo.Context) error {
 	}
 	e, err := s.st.CreateEnvironment(c.Request().Context(), actor(c), store.Environment{Name: in.Name, Protected: in.Protected,
 		RequireApproval: in.RequireApproval, Parent: in.Parent, Color: in.Color, Order: in.Order})
+	s.consumer.environmentsChanged() // this process sees its own change at once
 	if err != nil {
 		return err
 	}
@@ -238,6 +241,7 @@ func (s *Server) APIPatchEnvironment(c echo.Context) error {
 		}
 		return nil
 	})
+	s.consumer.environmentsChanged() // this process sees its own change at once
 	if err != nil {
 		return err
 	}
@@ -267,5 +271,7 @@ func (s *Server) deleteEnvironment(c echo.Context, name string) error {
 	if total > 0 {
 		return store.Conflictf("%s still holds %d configuration keys: delete them (or export them) first.", name, total)
 	}
-	return s.st.DeleteEnvironment(ctx, actor(c), name)
+	err = s.st.DeleteEnvironment(ctx, actor(c), name)
+	s.consumer.environmentsChanged() // this process sees its own change at once
+	return err
 }

@@ -59,13 +59,14 @@ const envCookie = "keel_env"
 
 const ctxEnvs = "keel.envs"
 
-// environments lists the environments once per request: the shell and the
-// page share the answer. Handlers call it only after their own changes.
+// environments lists the environments once per request (the shell and the
+// page share the answer), from the process-wide cache that change events
+// keep current; handlers that change environments invalidate it first.
 func (s *Server) environments(c echo.Context) ([]store.Environment, error) {
 	if envs, ok := c.Get(ctxEnvs).([]store.Environment); ok {
 		return envs, nil
 	}
-	envs, err := s.st.ListEnvironments(c.Request().Context())
+	envs, err := s.consumer.environments(c.Request().Context(), s.st)
 	if err != nil {
 		return nil, err
 	}
