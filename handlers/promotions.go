@@ -285,14 +285,21 @@ func (s *Server) ChangeRequestPage(c echo.Context) error {
 	return s.render(c, http.StatusOK, "Change request "+p.CR.ID, views.ChangeRequestContent(p), nil)
 }
 
-// reviewDone answers a review action with the request page.
+// reviewDone answers a review action: on success, back to the request page
+// (a redirect, so a reload does not repeat the action); on failure, the
+// page with the reason.
 func (s *Server) reviewDone(c echo.Context, id string, errs map[string]string, status int) error {
+	if status == http.StatusOK {
+		dest := "/change-requests/" + url.PathEscape(id)
+		if isHTMX(c) {
+			c.Response().Header().Set("HX-Redirect", dest)
+			return c.NoContent(http.StatusNoContent)
+		}
+		return c.Redirect(http.StatusSeeOther, dest)
+	}
 	p, _, err := s.changeRequestProps(c, id, errs)
 	if err != nil {
 		return err
-	}
-	if status == http.StatusOK {
-		c.Response().Header().Set("HX-Trigger", hxTrigger("promotions"))
 	}
 	return s.render(c, status, "Change request "+id, views.ChangeRequestContent(p), nil)
 }

@@ -156,13 +156,20 @@ func navFor(p *auth.Principal, route string) []views.NavItem {
 // liveTopics are, per page, the topics whose changes by someone else raise
 // a toast there.
 var liveTopics = map[string][]string{
-	"/":                        {"users", "sessions", "tokens", "environments", "settings"},
+	"/":                        {"users", "sessions", "tokens", "environments", "settings", "configs", "promotions", "schemas"},
 	"/users":                   {"users", "sessions"},
 	"/sessions":                {"sessions", "users"},
 	"/tokens":                  {"tokens"},
 	"/environments":            {"environments"},
 	"/environments/:name/edit": {"environments"},
-	"/audit":                   {"users", "sessions", "tokens", "environments", "settings"},
+	"/audit":                   {"users", "sessions", "tokens", "environments", "settings", "configs", "promotions", "schemas"},
 	"/account":                 {"sessions"},
 	"/system":                  {"settings"},
+	"/configs":                 {"configs"},
+	"/configs/edit":            {"configs"},
+	"/configs/history":         {"configs"},
+	"/compare":                 {"configs"},
+	"/schemas":                 {"schemas"},
+	"/promotions":              {"promotions"},
+	"/change-requests/:id":     {"promotions"},
 }

@@ -1,7 +1,14 @@
 // Shared helpers for the Keel Playwright suite. The values come from the
 // environment that playwright.config.ts sets up in the runner's main
 // process and every worker inherits.
-import { expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import {
+  expect,
+  request,
+  type APIRequestContext,
+  type Browser,
+  type BrowserContext,
+  type Page,
+} from '@playwright/test';
 
 function env(name: string): string {
   const v = process.env[name];
@@ -69,4 +76,31 @@ export async function csrfToken(page: Page): Promise<string> {
   const token = await page.locator('meta[name="csrf-token"]').getAttribute('content');
   if (!token) throw new Error('page has no <meta name="csrf-token">');
   return token;
+}
+
+/**
+ * Creates an API token with the form on /tokens (all environments, the
+ * default expiry) and returns its value, which the page shows only once.
+ */
+export async function createToken(page: Page, name: string, role: string): Promise<string> {
+  if (!new URL(page.url()).pathname.startsWith('/tokens')) {
+    await page.goto('/tokens');
+  }
+  const form = page.getByTestId('token-create-form');
+  await form.locator('[name="name"]').fill(name);
+  await form.locator('select[name="role"]').selectOption(role);
+  await page.getByTestId('token-create-submit').click();
+  const value = page.getByTestId('token-value');
+  await expect(value).toBeVisible();
+  const token = (await value.textContent())?.trim() ?? '';
+  expect(token, 'token value').not.toBe('');
+  return token;
+}
+
+/** A JSON API client (/api/v1) that authenticates with an API token. */
+export async function apiClient(token: string): Promise<APIRequestContext> {
+  return request.newContext({
+    baseURL,
+    extraHTTPHeaders: { Authorization: `Bearer ${token}`, Accept: 'application/json' },
+  });
 }
