@@ -4,10 +4,15 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keelhq/keel/internal/redistest"
 )
+
+func TestMain(m *testing.M) { os.Exit(redistest.Run(m)) }
 
 func TestCSRFField(t *testing.T) {
 	tests := []struct {
@@ -111,19 +116,41 @@ func TestSignIn(t *testing.T) {
 	})
 }
 
-func TestExpectOK(t *testing.T) {
+func TestExpectStatus(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer good" {
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}
+		if r.Header.Get("If-None-Match") == `"e1"` {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Write([]byte("all good"))
 	}))
 	t.Cleanup(srv.Close)
-	if err := expectOK(context.Background(), srv.URL, http.Header{"Authorization": {"Bearer good"}}); err != nil {
-		t.Errorf("expectOK with the token: %v", err)
+	good := http.Header{"Authorization": {"Bearer good"}}
+	if _, err := expectStatus(context.Background(), srv.URL, good, http.StatusOK, ""); err != nil {
+		t.Errorf("expectStatus with the token: %v", err)
 	}
-	err := expectOK(context.Background(), srv.URL, nil)
+	_, err := expectStatus(context.Background(), srv.URL, nil, http.StatusOK, "")
 	if err == nil || !strings.Contains(err.Error(), "303") || !strings.Contains(err.Error(), "to /login") {
-		t.Errorf("expectOK without the token: %v, want the 303 to /login reported", err)
+		t.Errorf("expectStatus without the token: %v, want the 303 to /login reported", err)
+	}
+	cond := good.Clone()
+	cond.Set("If-None-Match", `"e1"`)
+	if _, err := expectStatus(context.Background(), srv.URL, cond, http.StatusNotModified, ""); err != nil {
+		t.Errorf("expectStatus 304: %v", err)
+	}
+	_, err = expectStatus(context.Background(), srv.URL, good, http.StatusNotModified, "")
+	if err == nil || !strings.Contains(err.Error(), "200 OK, want 304") {
+		t.Errorf("expectStatus 304 without the validator: %v, want the 200 reported", err)
+	}
+	if n, err := expectStatus(context.Background(), srv.URL, good, http.StatusOK, "all good"); err != nil || n != len("all good") {
+		t.Errorf("expectStatus with text present: %d bytes, %v; want %d, nil", n, err, len("all good"))
+	}
+	_, err = expectStatus(context.Background(), srv.URL, good, http.StatusOK, "svc-000.setting-0")
+	if err == nil || !strings.Contains(err.Error(), `without "svc-000.setting-0"`) {
+		t.Errorf("expectStatus with text absent: %v, want it reported", err)
 	}
 }

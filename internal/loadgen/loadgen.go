@@ -37,11 +37,15 @@ type Config struct {
 	// Timeout bounds each request (DefaultTimeout when zero); a request that
 	// times out counts as an error.
 	Timeout time.Duration
+	// WantStatus, when not zero, is the one status that counts as a
+	// success (304 for a conditional request); when zero, any 2xx does.
+	WantStatus int
 }
 
 // Result is what a run measured. Requests counts every request started in
 // the measured period; Errors those that failed in transport or answered
-// with a status outside 2xx (redirects are not followed). The latency
+// with a status other than Config.WantStatus (outside 2xx when that is
+// zero; redirects are not followed). The latency
 // percentiles cover the successful requests only, so fast failures do not
 // flatter them.
 type Result struct {
@@ -89,6 +93,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	if cfg.Warmup < 0 {
 		return Result{}, fmt.Errorf("loadgen: Warmup must not be negative, got %s", cfg.Warmup)
+	}
+	if cfg.WantStatus != 0 && (cfg.WantStatus < 100 || cfg.WantStatus > 599) {
+		return Result{}, fmt.Errorf("loadgen: WantStatus must be an HTTP status, got %d", cfg.WantStatus)
 	}
 	if cfg.Method == "" {
 		cfg.Method = http.MethodGet
@@ -196,7 +203,7 @@ func (w *worker) loop(ctx context.Context, cfg Config, measureFrom, end time.Tim
 			if w.errSample == "" {
 				w.errSample = err.Error()
 			}
-		case status < 200 || status > 299:
+		case !cfg.success(status):
 			w.errors++
 			w.status[status]++
 		default:
@@ -204,6 +211,14 @@ func (w *worker) loop(ctx context.Context, cfg Config, measureFrom, end time.Tim
 			w.latencies = append(w.latencies, time.Since(t0))
 		}
 	}
+}
+
+// success reports whether status counts as a successful answer.
+func (cfg *Config) success(status int) bool {
+	if cfg.WantStatus != 0 {
+		return status == cfg.WantStatus
+	}
+	return status >= 200 && status <= 299
 }
 
 func (w *worker) do(ctx context.Context, cfg Config) (int, error) {

@@ -63,6 +63,7 @@ func TestRunInvalidConfig(t *testing.T) {
 		{"no duration", Config{URL: "http://127.0.0.1:1/", Conns: 1}, "Duration must be positive"},
 		{"negative warmup", Config{URL: "http://127.0.0.1:1/", Conns: 1, Duration: time.Second, Warmup: -time.Second}, "Warmup must not be negative"},
 		{"bad method", Config{URL: "http://127.0.0.1:1/", Conns: 1, Duration: time.Second, Method: "BAD METHOD"}, "invalid method"},
+		{"bad want status", Config{URL: "http://127.0.0.1:1/", Conns: 1, Duration: time.Second, WantStatus: 42}, "WantStatus must be an HTTP status"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -191,6 +192,52 @@ func TestRunCountsErrorStatuses(t *testing.T) {
 	}
 	if res.Status[200]+res.Errors != res.Requests {
 		t.Errorf("200s (%d) + errors (%d) != Requests (%d)", res.Status[200], res.Errors, res.Requests)
+	}
+}
+
+func TestRunWantStatus(t *testing.T) {
+	// A request with the validator gets 304, any other a full body.
+	srv := newCountingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("If-None-Match") == `"v1"` {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		io.WriteString(w, "body")
+	})
+	tests := []struct {
+		name       string
+		header     http.Header
+		want       int
+		wantStatus int // the status every request should get
+		wantErrors bool
+	}{
+		{"304 wanted and answered", http.Header{"If-None-Match": {`"v1"`}}, http.StatusNotModified, http.StatusNotModified, false},
+		{"304 is no 2xx by default", http.Header{"If-None-Match": {`"v1"`}}, 0, http.StatusNotModified, true},
+		{"200 when 304 is wanted", http.Header{"If-None-Match": {`"v0"`}}, http.StatusNotModified, http.StatusOK, true},
+		{"200 wanted exactly", nil, http.StatusOK, http.StatusOK, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := Run(context.Background(), Config{
+				URL: srv.URL, Conns: 2, Duration: 100 * time.Millisecond, Header: tt.header, WantStatus: tt.want,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Requests == 0 || res.Status[tt.wantStatus] != res.Requests {
+				t.Fatalf("Requests=%d Status=%v, want every request %d", res.Requests, res.Status, tt.wantStatus)
+			}
+			wantErrs := 0
+			if tt.wantErrors {
+				wantErrs = res.Requests
+			}
+			if res.Errors != wantErrs {
+				t.Errorf("Errors = %d, want %d", res.Errors, wantErrs)
+			}
+			if !tt.wantErrors && res.P50 == 0 {
+				t.Error("P50 = 0, want the successes' latencies")
+			}
+		})
 	}
 }
 
