@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -69,6 +70,7 @@ func NewSessions(ctx context.Context, st *store.Store, cfg SessionConfig) (*Sess
 		return nil, fmt.Errorf("session store: %w", err)
 	}
 	rs.KeyPrefix(st.SessionDataPrefix())
+	rs.Serializer(sessionSerializer{})
 	rs.Options(sessions.Options{
 		Path:     "/",
 		MaxAge:   int(cfg.Idle / time.Second),
@@ -214,4 +216,34 @@ func (m *Sessions) ClearCookie(w http.ResponseWriter) {
 	opts := m.baseOptions()
 	opts.MaxAge = -1
 	http.SetCookie(w, sessions.NewCookie(m.cfg.CookieName, "", &opts))
+}
+
+// sessionData is what a Keel session keeps; sessionSerializer stores it as
+// compact JSON (gob would build a decoder, with its type information, on
+// every request).
+type sessionData struct {
+	Handle string `json:"h"`
+	User   string `json:"u"`
+	CSRF   string `json:"c"`
+	Seen   int64  `json:"s"`
+}
+
+type sessionSerializer struct{}
+
+func (sessionSerializer) Serialize(s *sessions.Session) ([]byte, error) {
+	d := sessionData{}
+	d.Handle, _ = s.Values[valHandle].(string)
+	d.User, _ = s.Values[valUser].(string)
+	d.CSRF, _ = s.Values[valCSRF].(string)
+	d.Seen, _ = s.Values[valSeen].(int64)
+	return json.Marshal(d)
+}
+
+func (sessionSerializer) Deserialize(b []byte, s *sessions.Session) error {
+	var d sessionData
+	if err := json.Unmarshal(b, &d); err != nil {
+		return err
+	}
+	s.Values[valHandle], s.Values[valUser], s.Values[valCSRF], s.Values[valSeen] = d.Handle, d.User, d.CSRF, d.Seen
+	return nil
 }

@@ -135,3 +135,27 @@ func envChain(envs []store.Environment, name string) ([]string, store.Environmen
 	}
 	return chain, env, true
 }
+
+// pageCache keeps recently read config pages, keyed by revision and query.
+type pageCache struct {
+	mu    sync.Mutex
+	pages map[string]configPage
+}
+
+const maxCachedPages = 512
+
+func (pc *pageCache) get(key string) (configPage, bool) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	p, ok := pc.pages[key]
+	return p, ok
+}
+
+func (pc *pageCache) put(key string, p configPage) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.pages == nil || len(pc.pages) >= maxCachedPages {
+		pc.pages = map[string]configPage{}
+	}
+	pc.pages[key] = p
+}

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -126,7 +127,8 @@ func (s *Server) configsProps(c echo.Context, envName string) (views.ConfigsProp
 		}
 	}
 	cursor := c.QueryParam("cursor")
-	const pageSize = 50
+	// 25 rows fill a screen; "Load more" appends the next 25.
+	const pageSize = 25
 	q := url.Values{"env": {env.Name}}
 	for k, v := range map[string]string{"prefix": f.Prefix, "tag": f.Tag, "type": f.Type} {
 		if v != "" {
@@ -160,7 +162,7 @@ func (s *Server) configsProps(c echo.Context, envName string) (views.ConfigsProp
 			p.Rows = append(p.Rows, configRow(e.ConfigEntry, env.Name))
 		}
 	} else {
-		entries, next, total, err := s.st.ListConfigs(ctx, env.Name, store.ConfigQuery{Prefix: f.Prefix, Tag: f.Tag, Type: t, Cursor: cursor, Limit: pageSize})
+		entries, next, total, err := s.listConfigsCached(c, env.Name, store.ConfigQuery{Prefix: f.Prefix, Tag: f.Tag, Type: t, Cursor: cursor, Limit: pageSize})
 		if err != nil {
 			return p, err
 		}
@@ -695,4 +697,34 @@ func (s *Server) RollbackConfigForm(c echo.Context) error {
 		return c.NoContent(http.StatusNoContent)
 	}
 	return c.Redirect(http.StatusSeeOther, dest)
+}
+
+// configPage is one page of an environment's own keys.
+type configPage struct {
+	entries []store.ConfigEntry
+	next    string
+	total   int64
+}
+
+// listConfigsCached pages an environment's keys, reusing the page read at
+// the same revision of the environment: one round trip (the revision) when
+// nothing changed, and always current, since any change bumps the revision.
+func (s *Server) listConfigsCached(c echo.Context, env string, q store.ConfigQuery) ([]store.ConfigEntry, string, int64, error) {
+	ctx := c.Request().Context()
+	rev, err := s.st.ConfigRevision(ctx, []string{env})
+	if err != nil {
+		return nil, "", 0, err
+	}
+	key := fmt.Sprintf("%s|%s|%s|%s|%s|%d", rev, q.Prefix, q.Tag, q.Type, q.Cursor, q.Limit)
+	if pg, ok := s.pages.get(key); ok {
+		return pg.entries, pg.next, pg.total, nil
+	}
+	entries, next, total, err := s.st.ListConfigs(ctx, env, q)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	// The revision read before the page: if a change slipped in between,
+	// the page is newer than its key says, and the next change replaces it.
+	s.pages.put(key, configPage{entries: entries, next: next, total: total})
+	return entries, next, total, nil
 }

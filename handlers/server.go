@@ -62,6 +62,7 @@ type Server struct {
 
 	consumer *consumerCache
 	feeds    *configFeeds
+	pages    pageCache
 }
 
 // New builds the server and its router.

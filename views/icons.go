@@ -1,5 +1,10 @@
 package views
 
+import (
+	"html"
+	"strings"
+)
+
 // iconPaths are 24×24 stroke icons (drawn with currentColor), keyed by the
 // names NavItem.Icon and the components use.
 var iconPaths = map[string][]string{
@@ -81,4 +86,36 @@ func iconFor(name string) []string {
 		return p
 	}
 	return iconPaths["dot"]
+}
+
+// iconSVG holds every icon's markup, built once: icons are drawn in every
+// table row, and they never change.
+var iconSVG = func() map[string]string {
+	out := make(map[string]string, len(iconPaths)+len(iconAliases))
+	build := func(paths []string) string {
+		var b strings.Builder
+		b.WriteString(`<svg class="icon" viewBox="0 0 24 24" aria-hidden="true" focusable="false">`)
+		for _, d := range paths {
+			b.WriteString(`<path d="`)
+			b.WriteString(html.EscapeString(d))
+			b.WriteString(`"></path>`)
+		}
+		b.WriteString(`</svg>`)
+		return b.String()
+	}
+	for name := range iconPaths {
+		out[name] = build(iconFor(name))
+	}
+	for name := range iconAliases {
+		out[name] = build(iconFor(name))
+	}
+	return out
+}()
+
+// iconMarkup returns an icon's SVG (a dot for unknown names).
+func iconMarkup(name string) string {
+	if m, ok := iconSVG[name]; ok {
+		return m
+	}
+	return iconSVG["dot"]
 }

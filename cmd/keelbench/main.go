@@ -514,7 +514,7 @@ func startKeel(ctx context.Context, bin, tmp string, logf func(string, ...any)) 
 	// The embedded store is what is measured: drop a REDIS_URL and every
 	// KEEL_* setting of the caller's environment.
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "KEEL_") || strings.HasPrefix(kv, "REDIS_URL=") {
+		if (strings.HasPrefix(kv, "KEEL_") && !strings.HasPrefix(kv, "KEEL_PPROF_ADDR=")) || strings.HasPrefix(kv, "REDIS_URL=") {
 			continue
 		}
 		k.env = append(k.env, kv)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,7 @@ type config struct {
 	LogLevel        string
 	SessionIdle     time.Duration
 	SessionAbsolute time.Duration
+	PprofAddr       string
 }
 
 // storeFlags registers the flags every command shares: where the store is.
@@ -45,6 +47,7 @@ func serveFlags(fs *flag.FlagSet, cfg *config, getenv func(string) string) error
 	fs.StringVar(&cfg.AdminPassword, "admin-password", getenv("KEEL_ADMIN_PASSWORD"), "password of the first admin; unset: random, printed once [KEEL_ADMIN_PASSWORD]")
 	fs.StringVar(&cfg.MasterKey, "master-key", getenv("KEEL_MASTER_KEY"), "256-bit key for secrets, base64 or hex [KEEL_MASTER_KEY]")
 	fs.BoolVar(&cfg.Demo, "demo", false, "load the demo data set into an empty store")
+	fs.StringVar(&cfg.PprofAddr, "pprof-addr", getenv("KEEL_PPROF_ADDR"), "serve Go profiling (/debug/pprof) on this loopback address; unset: off [KEEL_PPROF_ADDR]")
 	secure, err := envBool(getenv, "KEEL_SECURE_COOKIES")
 	if err != nil {
 		return err
@@ -74,6 +77,12 @@ func (c *config) validate() error {
 	}
 	if c.AdminPassword != "" && len(c.AdminPassword) < 10 {
 		return usageError{"KEEL_ADMIN_PASSWORD must be at least 10 characters"}
+	}
+	if c.PprofAddr != "" {
+		host, _, err := net.SplitHostPort(c.PprofAddr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			return usageError{"KEEL_PPROF_ADDR must be a loopback address such as 127.0.0.1:6060"}
+		}
 	}
 	if c.Prefix == "" || strings.ContainsAny(c.Prefix, "{} \t\n") {
 		return usageError{"KEEL_REDIS_PREFIX must be non-empty, without braces or spaces"}

@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -43,6 +45,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	tuneGC(getenv)
 
 	redis.SetLogger(redisLog{logger})
 	conn, err := openRedis(ctx, cfg.RedisURL, cfg.DataDir, false, logger)
@@ -123,6 +126,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}, logger)
 
+	if cfg.PprofAddr != "" {
+		go servePprof(bg, cfg.PprofAddr, logger)
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
@@ -226,6 +232,34 @@ func reloadKeysOnRotation(ctx context.Context, hub *store.Hub, sealer *store.Key
 				}
 			}
 		}
+	}
+}
+
+// servePprof serves Go's profiles on a separate loopback address, never on
+// the dashboard's.
+func servePprof(ctx context.Context, addr string, logger *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { <-ctx.Done(); srv.Close() }()
+	logger.Info("profiling", "url", "http://"+addr+"/debug/pprof/")
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		logger.Warn("profiling server", "err", err.Error())
+	}
+}
+
+// tuneGC trades memory for CPU: pages allocate a lot of short-lived
+// garbage, and the live heap is small, so the collector runs less often
+// (GOGC 400) under a soft limit that brings it back when memory grows
+// (1 GiB). GOGC and GOMEMLIMIT, when set, win.
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(1 << 30)
 	}
 }
 
