@@ -94,26 +94,16 @@ func (s *Server) Routes() []Route { return s.routes }
 // InvalidateCaches keeps this process's caches true to changes made by any
 // Keel process, until ctx ends: a revoked API token is forgotten at once.
 func (s *Server) InvalidateCaches(ctx context.Context) {
-	events, cancel := s.hub.Subscribe()
-	defer cancel()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ev, ok := <-events:
-			if !ok {
-				return
-			}
-			switch ev.Topic {
-			case "tokens":
-				s.tokens.Invalidate(ev.Target)
-			case "configs":
-				s.consumer.configChanged(ev.Env)
-			case "environments":
-				s.consumer.environmentsChanged()
-			}
+	s.hub.Follow(ctx, func(ev store.Event) {
+		switch ev.Topic {
+		case "tokens":
+			s.tokens.Invalidate(ev.Target)
+		case "configs":
+			s.consumer.configChanged(ev.Env)
+		case "environments":
+			s.consumer.environmentsChanged()
 		}
-	}
+	})
 }
 
 // MonitorStore pings Redis every StoreCheckEvery until ctx ends, keeping the

@@ -154,3 +154,21 @@ func (h *Hub) listen(ctx context.Context) (bool, error) {
 		}
 	}
 }
+
+// Follow calls fn for every event until ctx ends or the hub stops: for
+// background work that reacts to changes (cache invalidation, key reloads).
+func (h *Hub) Follow(ctx context.Context, fn func(Event)) {
+	events, cancel := h.Subscribe()
+	defer cancel()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			fn(ev)
+		}
+	}
+}

@@ -216,23 +216,14 @@ func openSecrets(ctx context.Context, st *store.Store, cfg config, logger *slog.
 
 // reloadKeysOnRotation picks up data keys that another Keel process made.
 func reloadKeysOnRotation(ctx context.Context, hub *store.Hub, sealer *store.KeyringSealer, logger *slog.Logger) {
-	events, cancel := hub.Subscribe()
-	defer cancel()
-	for {
-		select {
-		case <-ctx.Done():
+	hub.Follow(ctx, func(ev store.Event) {
+		if ev.Topic != "secrets" {
 			return
-		case ev, ok := <-events:
-			if !ok {
-				return
-			}
-			if ev.Topic == "secrets" {
-				if err := sealer.Reload(ctx); err != nil {
-					logger.Warn("reloading data keys", "err", err.Error())
-				}
-			}
 		}
-	}
+		if err := sealer.Reload(ctx); err != nil {
+			logger.Warn("reloading data keys", "err", err.Error())
+		}
+	})
 }
 
 // servePprof serves Go's profiles on a separate loopback address, never on
