@@ -40,7 +40,7 @@ func withStore(ctx context.Context, cfg config, stderr io.Writer, fn func(*store
 		defer cancel()
 		_ = conn.Close(cctx)
 	}()
-	return fn(store.New(conn.Client, store.WithPrefix(cfg.Prefix)))
+	return fn(store.New(conn.Client, store.WithPrefix(cfg.Prefix), store.WithHistoryLimit(cfg.HistoryLimit)))
 }
 
 // commandFlags parses the store flags plus extra ones, with positional

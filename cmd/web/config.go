@@ -30,6 +30,7 @@ type config struct {
 	SessionIdle     time.Duration
 	SessionAbsolute time.Duration
 	PprofAddr       string
+	HistoryLimit    int
 }
 
 // storeFlags registers the flags every command shares: where the store is.
@@ -38,6 +39,11 @@ func storeFlags(fs *flag.FlagSet, cfg *config, getenv func(string) string) {
 	fs.StringVar(&cfg.RedisURL, "redis-url", getenv("REDIS_URL"), "external Redis; unset: Keel runs its own redis-server [REDIS_URL]")
 	fs.StringVar(&cfg.Prefix, "redis-prefix", envOr(getenv, "KEEL_REDIS_PREFIX", "keel:"), "prefix of every Redis key [KEEL_REDIS_PREFIX]")
 	fs.StringVar(&cfg.LogLevel, "log-level", envOr(getenv, "KEEL_LOG_LEVEL", "info"), "debug, info, warn or error [KEEL_LOG_LEVEL]")
+	limit, err := strconv.Atoi(envOr(getenv, "KEEL_HISTORY_LIMIT", "100"))
+	if err != nil {
+		limit = -1 // refused by validate
+	}
+	fs.IntVar(&cfg.HistoryLimit, "history-limit", limit, "versions kept per config key and environment [KEEL_HISTORY_LIMIT]")
 }
 
 // serveFlags registers the flags of "serve".
@@ -77,6 +83,9 @@ func (c *config) validate() error {
 	}
 	if c.AdminPassword != "" && len(c.AdminPassword) < 10 {
 		return usageError{"KEEL_ADMIN_PASSWORD must be at least 10 characters"}
+	}
+	if c.HistoryLimit < 1 || c.HistoryLimit > 100000 {
+		return usageError{"KEEL_HISTORY_LIMIT must be a whole number from 1 to 100000"}
 	}
 	if c.PprofAddr != "" {
 		host, _, err := net.SplitHostPort(c.PprofAddr)

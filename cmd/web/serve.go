@@ -61,7 +61,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}()
 	metrics := telemetry.New()
 	conn.Client.AddHook(metrics.RedisHook())
-	st := store.New(conn.Client, store.WithPrefix(cfg.Prefix))
+	st := store.New(conn.Client, store.WithPrefix(cfg.Prefix), store.WithHistoryLimit(cfg.HistoryLimit))
 
 	if err := firstRun(ctx, st, cfg, stdout, logger); err != nil {
 		return err
