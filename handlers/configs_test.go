@@ -469,3 +469,25 @@ func TestExportImportRoundTrip(t *testing.T) {
 		t.Fatalf("bad yaml: %d %+v", resp.StatusCode, ae)
 	}
 }
+
+func TestImportTakesLargerDocuments(t *testing.T) {
+	e := newTestEnv(t)
+	admin := e.apiClient(e.token("ops", auth.Admin, ""))
+	var b strings.Builder
+	b.WriteString("{")
+	for i := 0; i < 30000; i++ {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(`"k` + itoa(i) + `":"` + strings.Repeat("v", 90) + `"`)
+	}
+	b.WriteString("}")
+	if b.Len() < 2<<20 {
+		t.Fatalf("document of %d bytes is not above the general limit", b.Len())
+	}
+	resp := admin.request(http.MethodPost, "/api/v1/envs/development/import?format=json&dry_run=1", strings.NewReader(b.String()), "application/json")
+	plan := decode[map[string]any](t, resp)
+	if resp.StatusCode != http.StatusOK || plan["changes"] != float64(30000) {
+		t.Fatalf("large import: %d %v", resp.StatusCode, plan["error"])
+	}
+}

@@ -141,8 +141,25 @@ func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// bodyLimit caps request bodies (2 MiB by default); imports, which take
+// documents of up to 10 MiB, get their own cap.
 func (s *Server) bodyLimit() echo.MiddlewareFunc {
-	return middleware.BodyLimit(s.cfg.BodyLimit)
+	general := middleware.BodyLimit(s.cfg.BodyLimit)
+	imports := middleware.BodyLimit("11M")
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		g, i := general(next), imports(next)
+		return func(c echo.Context) error {
+			if isImportPath(c.Request().URL.Path) {
+				return i(c)
+			}
+			return g(c)
+		}
+	}
+}
+
+func isImportPath(p string) bool {
+	return p == "/import/preview" || p == "/import/apply" ||
+		(strings.HasPrefix(p, "/api/v1/envs/") && strings.HasSuffix(p, "/import"))
 }
 
 // identify resolves who is calling: an API token on /api/ paths, the session
