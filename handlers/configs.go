@@ -19,25 +19,40 @@ import (
 	"github.com/keelhq/keel/views"
 )
 
-// pageEnv resolves an environment named in a form or query and checks the
-// caller may use perm there (a write to a protected environment needs a
-// publisher). Unknown environments are 404.
+// pageEnv resolves an environment named in a form or query (the switcher's
+// environment when none is named) and checks the caller may use perm there.
 func (s *Server) pageEnv(c echo.Context, name string, perm auth.Permission) ([]string, store.Environment, views.EnvChip, error) {
-	envs, err := s.environments(c)
+	if name == "" {
+		envs, err := s.environments(c)
+		if err != nil {
+			return nil, store.Environment{}, views.EnvChip{}, err
+		}
+		name = s.currentEnv(c, envChips(envs))
+	}
+	chain, env, err := s.resolveEnv(c, name, perm)
 	if err != nil {
 		return nil, store.Environment{}, views.EnvChip{}, err
 	}
-	if name == "" {
-		name = s.currentEnv(c, envChips(envs))
+	return chain, env, envChip(env), nil
+}
+
+// resolveEnv finds an environment and its ancestors (nearest first) and
+// checks the caller may use perm there (a write to a protected environment
+// needs a publisher; a scoped token stays in its environment). Unknown
+// environments are 404, before any permission check.
+func (s *Server) resolveEnv(c echo.Context, name string, perm auth.Permission) ([]string, store.Environment, error) {
+	envs, err := s.environments(c)
+	if err != nil {
+		return nil, store.Environment{}, err
 	}
 	chain, env, ok := envChain(envs, name)
 	if !ok {
-		return nil, store.Environment{}, views.EnvChip{}, store.ErrNotFound
+		return nil, store.Environment{}, store.ErrNotFound
 	}
 	if !principal(c).Can(perm, auth.EnvironmentInfo{Name: env.Name, Protected: env.Protected}) {
-		return nil, store.Environment{}, views.EnvChip{}, auth.ErrForbidden
+		return nil, store.Environment{}, auth.ErrForbidden
 	}
-	return chain, env, envChip(env), nil
+	return chain, env, nil
 }
 
 func envChip(e store.Environment) views.EnvChip {

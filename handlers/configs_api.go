@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -314,23 +315,14 @@ func (s *Server) compareEnvs(c echo.Context, a, b, prefix, tag string) ([]compar
 			ce.Status = "equal"
 		}
 	}
+	slices.Sort(order)
 	out := make([]compareEntry, 0, len(order))
 	for _, k := range order {
 		ce := byKey[k]
 		ce.Secret = (ce.A != nil && ce.A.Type == config.TypeSecret) || (ce.B != nil && ce.B.Type == config.TypeSecret)
 		out = append(out, *ce)
 	}
-	sortCompare(out)
 	return out, nil
-}
-
-func sortCompare(out []compareEntry) {
-	// Keys are unique; sort by key for a stable page.
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j].Key < out[j-1].Key; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
 }
 
 // sameValue compares two values by type and content; secrets by their clear

@@ -57,21 +57,10 @@ func (s *Server) toConfigJSON(e store.ConfigEntry, source string, clear bool) (c
 	return out, nil
 }
 
-// consumerEnv resolves the {env} of an API route through the cached
-// environment list, and checks the caller may use perm there.
+// consumerEnv resolves the {env} of an API route and checks the caller may
+// use perm there.
 func (s *Server) consumerEnv(c echo.Context, perm auth.Permission) ([]string, store.Environment, error) {
-	envs, err := s.consumer.environments(c.Request().Context(), s.st)
-	if err != nil {
-		return nil, store.Environment{}, err
-	}
-	chain, env, ok := envChain(envs, c.Param("env"))
-	if !ok {
-		return nil, store.Environment{}, store.ErrNotFound
-	}
-	if !principal(c).Can(perm, auth.EnvironmentInfo{Name: env.Name, Protected: env.Protected}) {
-		return nil, store.Environment{}, auth.ErrForbidden
-	}
-	return chain, env, nil
+	return s.resolveEnv(c, c.Param("env"), perm)
 }
 
 func etagOf(rev store.Revision, clear bool) string {

@@ -11,32 +11,15 @@ import (
 // one key: the nearest environment of the chain that holds it wins.
 // ErrNotFound when none does. One pipelined round trip.
 func (s *Store) EffectiveConfig(ctx context.Context, chain []string, key string) (EffectiveEntry, error) {
-	if err := checkChain(chain); err != nil {
+	found, err := s.EffectiveConfigsFor(ctx, chain, []string{key})
+	if err != nil {
 		return EffectiveEntry{}, err
 	}
-	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.StringCmd, len(chain))
-	for i, env := range chain {
-		cmds[i] = pipe.HGet(ctx, s.cfgEntriesKey(env), key)
+	e, ok := found[key]
+	if !ok {
+		return EffectiveEntry{}, ErrNotFound
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return EffectiveEntry{}, wrap(err)
-	}
-	for i, env := range chain {
-		raw, err := cmds[i].Result()
-		if errors.Is(err, redis.Nil) {
-			continue
-		}
-		if err != nil {
-			return EffectiveEntry{}, wrap(err)
-		}
-		e, err := parseEntry(key, raw)
-		if err != nil {
-			return EffectiveEntry{}, err
-		}
-		return EffectiveEntry{ConfigEntry: e.entry(env, key), SourceEnv: env}, nil
-	}
-	return EffectiveEntry{}, ErrNotFound
+	return e, nil
 }
 
 // ConfigPositions returns, for each environment of chain, the id of its

@@ -26,15 +26,6 @@ const (
 	envNameRule = "use 1 to 40 lower-case letters, digits or dashes, starting with a letter or digit"
 )
 
-// ValidEnvironmentName checks an environment name (field "name"): 1 to 40
-// lower-case letters, digits or dashes, starting with a letter or digit.
-func ValidEnvironmentName(name string) error {
-	if !envNameRE.MatchString(name) {
-		return Invalid("name", envNameRule)
-	}
-	return nil
-}
-
 func envFields(e Environment) []any {
 	return []any{
 		"name", e.Name,
